@@ -1,0 +1,1 @@
+//! Spec to plan (being written).

@@ -1,0 +1,1 @@
+//! Deployment spec (being written).
