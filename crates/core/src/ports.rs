@@ -86,3 +86,34 @@ pub trait SecretStore: Send + Sync {
     async fn get(&self, deployment: &str, key: &str) -> Result<String, SecretError>;
     async fn delete_all(&self, deployment: &str) -> Result<(), SecretError>;
 }
+
+/// A message for the work queue (Service Bus in Azure, the in-process queue locally).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboundMessage {
+    /// Unique per deployment, step, attempt and tick for continuations, so duplicate
+    /// detection never swallows a legitimate one (B18); deterministic for inbound requests,
+    /// so client re-sends are absorbed. Never empty.
+    pub message_id: String,
+    /// JSON body.
+    pub body: Vec<u8>,
+    /// Deliver no sooner than this (Service Bus `ScheduledEnqueueTimeUtc`).
+    pub scheduled_enqueue_time: Option<time::OffsetDateTime>,
+    /// The deployment id, so all messages of one deployment correlate.
+    pub correlation_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("message id must not be empty")]
+    EmptyMessageId,
+    #[error("queue unavailable: {message}")]
+    Unavailable { message: String },
+    #[error("queue rejected the message: {message}")]
+    Rejected { message: String },
+}
+
+/// Sends work messages; implemented by the embedded queue and the Service Bus REST sender.
+#[async_trait]
+pub trait MessageSender: Send + Sync {
+    async fn send(&self, message: OutboundMessage) -> Result<(), SendError>;
+}
