@@ -1,0 +1,83 @@
+//! Dependency questions the saga asks of a plan.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ids::StepName;
+use crate::plan::model::{Plan, StepKind};
+
+use super::error::SagaError;
+use super::state::{SagaState, StepStatus};
+
+/// Steps in an order where each comes after its dependencies (Kahn's algorithm, ties broken
+/// by plan order so the result is stable).
+pub fn topological_order(plan: &Plan) -> Result<Vec<StepName>, SagaError> {
+    let mut indegree: BTreeMap<&StepName, usize> = BTreeMap::new();
+    for step in &plan.steps {
+        indegree.insert(&step.name, step.depends_on.len());
+    }
+
+    let mut order = Vec::with_capacity(plan.steps.len());
+    let mut done: BTreeSet<&StepName> = BTreeSet::new();
+    while order.len() < plan.steps.len() {
+        let next = plan
+            .steps
+            .iter()
+            .find(|s| !done.contains(&s.name) && s.depends_on.iter().all(|d| done.contains(d)));
+        match next {
+            Some(step) => {
+                done.insert(&step.name);
+                order.push(step.name.clone());
+            }
+            None => {
+                let stuck = plan.steps.iter().find(|s| !done.contains(&s.name));
+                let step = stuck.map(|s| s.name.clone()).unwrap_or_else(|| "?".into());
+                return Err(SagaError::Cycle { step });
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// Forward steps whose dependencies all succeeded and that have not started.
+pub(crate) fn ready_to_do(plan: &Plan, state: &SagaState) -> Vec<StepName> {
+    plan.steps
+        .iter()
+        .filter(|s| status_of(state, &s.name) == StepStatus::Pending)
+        .filter(|s| s.depends_on.iter().all(|d| status_of(state, d) == StepStatus::Succeeded))
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// Whether undoing `step` can affect Azure at all.
+pub(crate) fn has_undo(kind: &StepKind) -> bool {
+    matches!(kind, StepKind::Arm(_) | StepKind::Vault(_))
+}
+
+/// Whether a step still has (or may have) something in Azure that an undo must remove.
+pub(crate) fn needs_undo(plan: &Plan, state: &SagaState, name: &StepName) -> bool {
+    let Some(step) = plan.step(name) else { return false };
+    let Some(st) = state.steps.get(name) else { return false };
+    has_undo(&step.kind)
+        && st.touched
+        && !matches!(st.status, StepStatus::Undone | StepStatus::UndoFailed)
+}
+
+/// Steps waiting to be undone whose dependents are all gone (or never existed).
+pub(crate) fn ready_to_undo(plan: &Plan, state: &SagaState) -> Vec<StepName> {
+    plan.steps
+        .iter()
+        .filter(|s| needs_undo(plan, state, &s.name))
+        .filter(|s| !status_of(state, &s.name).eq(&StepStatus::Undoing))
+        .filter(|s| {
+            plan.steps
+                .iter()
+                .filter(|d| d.depends_on.contains(&s.name))
+                .all(|d| !needs_undo(plan, state, &d.name))
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+pub(crate) fn status_of(state: &SagaState, name: &StepName) -> StepStatus {
+    state.steps.get(name).map(|s| s.status).unwrap_or(StepStatus::Pending)
+}
