@@ -117,3 +117,15 @@ pub enum SendError {
 pub trait MessageSender: Send + Sync {
     async fn send(&self, message: OutboundMessage) -> Result<(), SendError>;
 }
+
+/// Performs one saga action against Azure (or the simulator, or a test model) and classifies
+/// the result. Must return within one invocation's budget: long waits come back as
+/// `Outcome::InProgress`, never as a sleep.
+#[async_trait]
+pub trait Executor: Send + Sync {
+    async fn execute(
+        &self,
+        action: &crate::action::Action,
+        ctx: &crate::action::ExecContext,
+    ) -> crate::action::Outcome;
+}

@@ -14,6 +14,10 @@ pub enum SagaError {
     IllegalStepTransition { step: StepName, from: StepStatus, event: &'static str },
     #[error("placeholder `{placeholder}` refers to an output that step `{step}` has not recorded")]
     UnresolvedPlaceholder { step: StepName, placeholder: String },
+    #[error("step `{step}` refers to `{placeholder}`, but does not depend on that step")]
+    PlaceholderNotADependency { step: StepName, placeholder: String },
+    #[error("step `{step}` depends on `{missing}`, which is not in the plan")]
+    MissingDependency { step: StepName, missing: StepName },
     #[error("the plan's dependency graph has a cycle through `{step}`")]
     Cycle { step: StepName },
 }

@@ -38,6 +38,73 @@ pub fn topological_order(plan: &Plan) -> Result<Vec<StepName>, SagaError> {
     Ok(order)
 }
 
+/// Checks what the saga relies on: dependencies exist, the graph is acyclic, and every
+/// `${step.output}` placeholder names a step the referring step (transitively) depends on,
+/// so its value is recorded before it is needed.
+pub fn check_plan(plan: &Plan) -> Result<(), SagaError> {
+    for step in &plan.steps {
+        for dep in &step.depends_on {
+            if plan.step(dep).is_none() {
+                return Err(SagaError::MissingDependency {
+                    step: step.name.clone(),
+                    missing: dep.clone(),
+                });
+            }
+        }
+    }
+    topological_order(plan)?;
+
+    for step in &plan.steps {
+        let ancestors = ancestors(plan, &step.name);
+        let text = match &step.kind {
+            StepKind::Arm(r) => format!("{} {}", r.id, r.body),
+            StepKind::Vault(v) => format!("{} {}", v.arm.id, v.arm.body),
+            StepKind::Key(k) => format!("{} {}", k.arm.id, k.arm.body),
+            StepKind::Verify(v) => v.id.clone(),
+            StepKind::HealthCheck(h) => h.host.clone(),
+        };
+        for token in placeholders(&text) {
+            if token.starts_with("secret:") {
+                continue;
+            }
+            let referred = token.split('.').next().unwrap_or_default();
+            if !ancestors.contains(&StepName::new(referred)) {
+                return Err(SagaError::PlaceholderNotADependency {
+                    step: step.name.clone(),
+                    placeholder: format!("${{{token}}}"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ancestors(plan: &Plan, name: &StepName) -> BTreeSet<StepName> {
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<StepName> =
+        plan.step(name).map(|s| s.depends_on.clone()).unwrap_or_default();
+    while let Some(next) = stack.pop() {
+        if seen.insert(next.clone()) {
+            if let Some(step) = plan.step(&next) {
+                stack.extend(step.depends_on.iter().cloned());
+            }
+        }
+    }
+    seen
+}
+
+fn placeholders(text: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        found.push(&after[..end]);
+        rest = &after[end + 1..];
+    }
+    found
+}
+
 /// Forward steps whose dependencies all succeeded and that have not started.
 pub(crate) fn ready_to_do(plan: &Plan, state: &SagaState) -> Vec<StepName> {
     plan.steps

@@ -18,7 +18,7 @@ mod state;
 pub use config::SagaConfig;
 pub use decide::{Admission, Decision, action_for, admit, decide, new_deployment, pending_items};
 pub use error::SagaError;
-pub use graph::topological_order;
+pub use graph::{check_plan, topological_order};
 pub use message::{WORK_SCHEMA, WorkItem, WorkMessage};
 pub use resolve::resolve_placeholders;
 pub use state::{

@@ -11,7 +11,7 @@ use crate::ids::{DeploymentId, StepName};
 use crate::plan::model::Outputs;
 
 /// Whether a step is going forward (create) or backward (undo).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Do,
