@@ -66,9 +66,9 @@ impl ServiceBusTrigger {
     pub fn from_invocation(req: &InvocationRequest, binding: &str) -> Result<Self, HostError> {
         let body = parse_body(req.binding(binding)?)?;
 
+        // The `DateTime` and `DateTimeOffset` keys carry the same instant; either will do.
         let time_of = |utc_key: &str, offset_key: &str| {
-            let text = req.metadata_text(utc_key).or_else(|| req.metadata_text(offset_key))?;
-            parse_timestamp(&text)
+            [utc_key, offset_key].iter().find_map(|key| parse_timestamp(&req.metadata_text(key)?))
         };
 
         Ok(Self {
