@@ -29,6 +29,7 @@ pub use error::{SpecError, SpecErrors};
 pub use naming::ResourceNames;
 pub use policy::{Platform, ReleasePolicy, RotationPolicy};
 pub use secret::{REDACTED, Secret};
+pub use validate::is_guid;
 
 /// How the endpoint is reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -94,7 +94,7 @@ fn check_subscription(c: &mut Checker<'_>) {
 }
 
 /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hex, either case.
-pub(crate) fn is_guid(value: &str) -> bool {
+pub fn is_guid(value: &str) -> bool {
     let groups: Vec<&str> = value.split('-').collect();
     let lengths = [8, 4, 4, 4, 12];
     groups.len() == 5
