@@ -215,7 +215,8 @@ fn host_json_keys_all_appear_in_fixtures() {
     }
 
     for path in ours {
-        // Log categories are open-ended; functions-host-json documents `logging.logLevel.<category>`.
+        // Log categories are open-ended: functions-host-json documents
+        // `logging.logLevel.<category>`.
         let category = path.starts_with("logging.logLevel.");
         assert!(known.contains(&path) || category, "host.json key {path} is in no fixture");
     }

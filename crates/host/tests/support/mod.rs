@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod json_shapes;
+pub mod zip_listing;
 
 use std::fs;
 use std::path::{Path, PathBuf};
