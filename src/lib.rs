@@ -1,1 +1,5 @@
 
+pub mod clock;
+pub mod queue;
+pub mod secrets;
+pub mod store;
