@@ -196,15 +196,24 @@ pub(crate) fn kind(value: &Value) -> &'static str {
     }
 }
 
-/// The candidate nearest to `input` by edit distance, if it is near enough to be a typo.
+/// The candidate nearest to `input`: by edit distance when near enough to be a typo, else
+/// the first candidate holding every `_`-separated word of the input (`ssh_key` ->
+/// `ssh_public_key`).
 pub(crate) fn closest<'c>(input: &str, candidates: &[&'c str]) -> Option<&'c str> {
     let limit = (input.chars().count() / 3).max(2);
-    candidates
+    let typo = candidates
         .iter()
         .map(|c| (edit_distance(input, c), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+        .map(|(_, c)| c);
+
+    let words: Vec<&str> = input.split('_').filter(|w| !w.is_empty()).collect();
+    let has_all_words = |c: &&&str| {
+        let theirs: Vec<&str> = c.split('_').collect();
+        words.len() > 1 && words.iter().all(|w| theirs.contains(w))
+    };
+    typo.or_else(|| candidates.iter().find(has_all_words).copied())
 }
 
 /// Levenshtein distance over chars.
@@ -238,5 +247,6 @@ mod tests {
     fn closest_ignores_far_candidates() {
         assert_eq!(closest("workload_prot", &["workload_port", "name"]), Some("workload_port"));
         assert_eq!(closest("zzzzzz", &["workload_port", "name"]), None);
+        assert_eq!(closest("ssh_key", &["zone", "ssh_public_key"]), Some("ssh_public_key"));
     }
 }
