@@ -60,6 +60,28 @@ async fn documents_and_leases_survive_reopening_the_directory() {
 }
 
 #[tokio::test]
+async fn a_lease_taken_by_one_instance_blocks_writes_through_another() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new());
+    let owner = open(dir.path(), clock.clone());
+    let other = open(dir.path(), clock);
+    let etag = owner.put("saga", b"v1".to_vec(), WriteCondition::CreateOnly).await.unwrap();
+    let lease = owner.acquire_lease("saga", 60).await.expect("lease");
+
+    let foreign_put = other.put("saga", b"x".to_vec(), WriteCondition::IfMatch(etag.clone()));
+    let foreign_put = foreign_put.await;
+    let foreign_delete = other.delete("saga").await;
+    let owner_put = owner.put("saga", b"v2".to_vec(), WriteCondition::IfMatch(etag)).await;
+
+    assert!(matches!(foreign_put, Err(StoreError::Leased { .. })), "{foreign_put:?}");
+    assert!(matches!(foreign_delete, Err(StoreError::Leased { .. })), "{foreign_delete:?}");
+    let owner_put = owner_put.expect("the holder writes through the lease");
+    owner.release_lease(&lease).await.expect("release");
+    let after = other.put("saga", b"v3".to_vec(), WriteCondition::IfMatch(owner_put)).await;
+    assert!(after.is_ok(), "released: anyone may write again: {after:?}");
+}
+
+#[tokio::test]
 async fn a_key_and_keys_below_it_coexist_as_file_and_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path(), Arc::new(SystemClock));

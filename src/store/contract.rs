@@ -37,6 +37,7 @@ pub async fn run_contract_suite(store: &dyn StateStore, clock: Option<&VirtualCl
     lease_is_exclusive_until_released(store, &ns).await;
     if let Some(clock) = clock {
         expired_lease_can_be_taken_over(store, clock, &ns).await;
+        write_after_own_lease_lapsed_is_conflict_once(store, clock, &ns).await;
     }
 }
 
@@ -263,4 +264,28 @@ pub async fn expired_lease_can_be_taken_over(
     let third = store.acquire_lease(&key, 15).await;
     assert!(matches!(third, Err(StoreError::Leased { .. })), "the takeover lease is exclusive");
     store.release_lease(&second).await.expect("release by the new holder");
+}
+
+/// The holder's first write after its lease expired fails with `Conflict`, so the saga
+/// notices it may have lost ownership; re-reading and retrying succeeds without the lease.
+pub async fn write_after_own_lease_lapsed_is_conflict_once(
+    store: &dyn StateStore,
+    clock: &VirtualClock,
+    ns: &str,
+) {
+    let key = format!("{ns}/lapsed");
+    let etag = create(store, &key, b"v1").await;
+    store.acquire_lease(&key, 15).await.expect("lease");
+
+    clock.advance(Duration::from_secs(16));
+    let late = store.put(&key, b"late".to_vec(), WriteCondition::IfMatch(etag)).await;
+
+    assert!(
+        matches!(late, Err(StoreError::Conflict { .. })),
+        "a write relying on a lapsed lease must fail with Conflict, got {late:?}"
+    );
+    let doc = store.get(&key).await.expect("re-read");
+    assert_eq!(doc.body, b"v1", "the refused write must change nothing");
+    let retry = store.put(&key, b"v2".to_vec(), WriteCondition::IfMatch(doc.etag)).await;
+    assert!(retry.is_ok(), "the retry after re-reading must succeed: {retry:?}");
 }

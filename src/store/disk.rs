@@ -25,14 +25,20 @@ use uuid::Uuid;
 use super::atomic_file;
 use super::file_lock::FileLock;
 use super::key::{self, DOC_SUFFIX, KeyPaths};
+use super::lease_book::LeaseBook;
 use super::record::{self, Header, Record};
 use crate::clock::Clock;
 
 /// State on local disk, safe for concurrent writers in one or several processes.
+///
+/// Clones share one lease book: like the Blob adapter, an instance (and its clones)
+/// stands for one process, whose writes pass a lease it took while other instances' writes
+/// to that key fail with `Leased`.
 #[derive(Clone)]
 pub struct LocalDiskStore {
     root: Arc<Path>,
     clock: Arc<dyn Clock>,
+    leases: Arc<LeaseBook>,
 }
 
 impl LocalDiskStore {
@@ -40,7 +46,7 @@ impl LocalDiskStore {
     pub fn new(root: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let root: PathBuf = root.into();
         fs::create_dir_all(&root).map_err(|err| io_error("create", &root, &err))?;
-        Ok(Self { root: root.into(), clock })
+        Ok(Self { root: root.into(), clock, leases: Arc::default() })
     }
 
     pub fn root(&self) -> &Path {
@@ -80,6 +86,7 @@ impl StateStore for LocalDiskStore {
     ) -> Result<ETag, StoreError> {
         let paths = self.paths(key)?;
         let key = key.to_owned();
+        let (clock, leases) = (self.clock.clone(), self.leases.clone());
 
         blocking(move || {
             let creating = condition == WriteCondition::CreateOnly;
@@ -88,6 +95,7 @@ impl StateStore for LocalDiskStore {
 
             let mint = |version| format!("{version}-{}", Uuid::new_v4().simple());
             let updated = record::put(&key, current.as_ref(), body, &condition, mint)?;
+            leases.check_write(&key, current.as_ref(), clock.now())?;
 
             write_record(&paths, &updated)?;
             debug!(key = %key, version = updated.header.version, "stored document");
@@ -124,18 +132,17 @@ impl StateStore for LocalDiskStore {
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let paths = self.paths(key)?;
         let key = key.to_owned();
+        let (clock, leases) = (self.clock.clone(), self.leases.clone());
 
         blocking(move || {
-            let not_found = || StoreError::NotFound { key: key.clone() };
-            let Some(_lock) = lock_key(&paths, false)? else {
-                return Err(not_found());
+            let lock = lock_key(&paths, false)?;
+            let Some(current) = read_locked(&paths, lock.as_ref())? else {
+                return Err(StoreError::NotFound { key });
             };
+            leases.check_write(&key, Some(&current), clock.now())?;
 
-            match fs::remove_file(&paths.doc) {
-                Ok(()) => {}
-                Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(not_found()),
-                Err(err) => return Err(io_error("delete", &paths.doc, &err)),
-            }
+            fs::remove_file(&paths.doc).map_err(|err| io_error("delete", &paths.doc, &err))?;
+            leases.forget_key(&key);
             atomic_file::sync_dir(&paths.dir).map_err(|err| io_error("sync", &paths.dir, &err))
         })
         .await
@@ -144,7 +151,7 @@ impl StateStore for LocalDiskStore {
     async fn acquire_lease(&self, key: &str, seconds: u32) -> Result<Lease, StoreError> {
         let paths = self.paths(key)?;
         let key = key.to_owned();
-        let clock = self.clock.clone();
+        let (clock, leases) = (self.clock.clone(), self.leases.clone());
 
         blocking(move || {
             let lock = lock_key(&paths, false)?;
@@ -155,6 +162,7 @@ impl StateStore for LocalDiskStore {
             let granted = record::acquire_lease(&key, current.as_ref(), now, seconds, id)?;
 
             write_record(&paths, &granted.0)?;
+            leases.remember(&key, &granted.1.id);
             Ok(granted.1)
         })
         .await
@@ -163,12 +171,15 @@ impl StateStore for LocalDiskStore {
     async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
         let paths = self.paths(&lease.key)?;
         let lease = lease.clone();
+        let leases = self.leases.clone();
 
         blocking(move || {
             let lock = lock_key(&paths, false)?;
             let current = read_locked(&paths, lock.as_ref())?;
 
-            match record::release_lease(current.as_ref(), &lease)? {
+            let released = record::release_lease(current.as_ref(), &lease);
+            leases.forget(&lease.key, &lease.id);
+            match released? {
                 Some(updated) => write_record(&paths, &updated),
                 None => Ok(()),
             }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use polaris_core::ports::{ETag, Lease, StateStore, StoreError, Versioned, WriteCondition};
 
+use super::lease_book::LeaseBook;
 use super::{key, record};
 use crate::clock::Clock;
 
@@ -17,16 +18,19 @@ use crate::clock::Clock;
 /// [`LocalDiskStore`](super::LocalDiskStore).
 ///
 /// ETags come from one counter for the whole store, so they are unique across keys and
-/// deletes, and deterministic for a given sequence of operations.
+/// deletes, and deterministic for a given sequence of operations. One instance stands for
+/// one process: it holds every lease it grants, as one Blob adapter instance does.
 pub struct MemoryStore {
     clock: Arc<dyn Clock>,
     documents: Mutex<BTreeMap<String, record::Record>>,
     counter: AtomicU64,
+    leases: LeaseBook,
 }
 
 impl MemoryStore {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, documents: Mutex::new(BTreeMap::new()), counter: AtomicU64::new(0) }
+        let documents = Mutex::new(BTreeMap::new());
+        Self { clock, documents, counter: AtomicU64::new(0), leases: LeaseBook::default() }
     }
 
     /// Number of documents held.
@@ -72,9 +76,11 @@ impl StateStore for MemoryStore {
     ) -> Result<ETag, StoreError> {
         key::validate(key)?;
 
+        let now = self.clock.now();
         let mut documents = self.documents();
         let mint = |_version| format!("0x{:016x}", self.next_id());
         let updated = record::put(key, documents.get(key), body, &condition, mint)?;
+        self.leases.check_write(key, documents.get(key), now)?;
 
         let etag = ETag(updated.header.etag.clone());
         documents.insert(key.to_owned(), updated);
@@ -106,10 +112,14 @@ impl StateStore for MemoryStore {
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         key::validate(key)?;
 
-        match self.documents().remove(key) {
-            Some(_) => Ok(()),
-            None => Err(not_found(key)),
-        }
+        let now = self.clock.now();
+        let mut documents = self.documents();
+        let current = documents.get(key).ok_or_else(|| not_found(key))?;
+        self.leases.check_write(key, Some(current), now)?;
+
+        documents.remove(key);
+        self.leases.forget_key(key);
+        Ok(())
     }
 
     async fn acquire_lease(&self, key: &str, seconds: u32) -> Result<Lease, StoreError> {
@@ -121,6 +131,7 @@ impl StateStore for MemoryStore {
         let (updated, lease) = record::acquire_lease(key, documents.get(key), now, seconds, id)?;
 
         documents.insert(key.to_owned(), updated);
+        self.leases.remember(key, &lease.id);
         Ok(lease)
     }
 
@@ -128,7 +139,10 @@ impl StateStore for MemoryStore {
         key::validate(&lease.key)?;
 
         let mut documents = self.documents();
-        if let Some(updated) = record::release_lease(documents.get(&lease.key), lease)? {
+        let released = record::release_lease(documents.get(&lease.key), lease);
+        self.leases.forget(&lease.key, &lease.id);
+
+        if let Some(updated) = released? {
             documents.insert(lease.key.clone(), updated);
         }
         Ok(())

@@ -7,6 +7,7 @@ pub mod contract;
 mod disk;
 pub(crate) mod file_lock;
 pub(crate) mod key;
+mod lease_book;
 mod memory;
 mod record;
 

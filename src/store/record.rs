@@ -57,8 +57,7 @@ impl Record {
 ///
 /// `mint_etag` receives the new version number and must return a tag never handed out
 /// before for this key, not even before a delete, so a stale tag can never match again.
-/// A lease on the document survives the write: leases say who owns the saga, ETags guard
-/// each write (see [`acquire_lease`]).
+/// A lease on the document survives the write (see [`acquire_lease`]).
 pub fn put(
     key: &str,
     current: Option<&Record>,
@@ -94,8 +93,9 @@ pub fn put(
 /// anyone; the previous holder learns it lost the lease when its release fails.
 ///
 /// # Caveats
-/// Leases are advisory: [`put`] does not check them, because the port's `put` carries no
-/// lease id and the holder itself must be able to write. Writers stay safe through ETags.
+/// [`put`] ignores leases: the port's `put` carries no lease id, so whether a writer holds
+/// the lease is known only to the store instance that took it (its
+/// [`LeaseBook`](super::lease_book::LeaseBook)), which checks before writing.
 pub fn acquire_lease(
     key: &str,
     current: Option<&Record>,
