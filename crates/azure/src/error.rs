@@ -38,24 +38,21 @@ impl ServiceError {
     /// Builds the error from a status and a (possibly empty or non-JSON) body.
     pub fn from_body(status: u16, body: &[u8]) -> Self {
         let parsed = serde_json::from_slice::<Value>(body).ok();
-        let inner = parsed.as_ref().and_then(|v| v.get("error").or(Some(v)));
-        let field =
-            |name: &str| inner.and_then(|e| e.get(name)).and_then(Value::as_str).map(str::to_owned);
+        let parts = parsed.as_ref().map(ErrorParts::of).unwrap_or_default();
 
-        let code =
-            field("code").filter(|c| !c.is_empty()).unwrap_or_else(|| status_code_name(status));
-        let message = match field("message") {
+        let code = parts.code.unwrap_or_else(|| status_code_name(status));
+        let message = match parts.message {
             Some(message) => message,
-            None if parsed.is_none() => text_excerpt(body),
+            None if parsed.is_none() => truncate(&text_excerpt(body)),
             None => String::new(),
         };
 
         Self {
             status,
             code,
-            message: truncate(&message),
-            target: field("target"),
-            details: inner.map(details_of).unwrap_or_default(),
+            message,
+            target: parts.target,
+            details: parts.details,
             request_id: None,
             retry_after_secs: None,
         }
@@ -71,6 +68,28 @@ impl ServiceError {
             text.push_str(&detail.message);
         }
         text
+    }
+}
+
+/// The fields of an `error` object, or of a body that wraps one in `"error"`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ErrorParts {
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub target: Option<String>,
+    pub details: Vec<ErrorDetail>,
+}
+
+impl ErrorParts {
+    pub fn of(value: &Value) -> Self {
+        let error = value.get("error").filter(|e| e.is_object()).unwrap_or(value);
+        let text = |name: &str| error.get(name).and_then(Value::as_str).map(str::to_owned);
+        Self {
+            code: text("code").filter(|c| !c.is_empty()),
+            message: text("message").map(|m| truncate(&m)),
+            target: text("target"),
+            details: details_of(error),
+        }
     }
 }
 
@@ -161,23 +180,23 @@ impl fmt::Display for TransportFailure {
 pub enum ArmError {
     /// HTTP 429, whatever the body says.
     #[error("throttled (HTTP 429 {}), retry after {:?} s", .0.code, .0.retry_after_secs)]
-    Throttled(ServiceError),
+    Throttled(Box<ServiceError>),
     /// Any other error status.
     #[error("HTTP {} {}: {}", .0.status, .0.code, .0.message)]
-    Service(ServiceError),
+    Service(Box<ServiceError>),
     /// No HTTP answer. `write` is true for PUT/POST/DELETE/PATCH: a write that timed out may
     /// or may not have taken effect.
     #[error("{method} {url}: {failure}")]
     Transport {
-        method: String,
+        method: &'static str,
         url: String,
         failure: TransportFailure,
         write: bool,
         #[source]
-        source: azure_core::Error,
+        source: Box<azure_core::Error>,
     },
     #[error("cannot obtain an access token")]
-    Credential(#[source] azure_core::Error),
+    Credential(#[source] Box<azure_core::Error>),
     /// A success status whose body is not JSON.
     #[error("HTTP {status}: response body is not JSON (request id {request_id:?})")]
     InvalidBody {

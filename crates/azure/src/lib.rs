@@ -26,3 +26,6 @@ pub use response::ArmResponse;
 pub use rest::ClientSettings;
 pub use retry::{RetryPolicy, WaitBudget};
 pub use transport::{TransportConfig, TransportError};
+pub mod exec;
+
+pub use exec::{ArmExecutor, ExecutorConfig};

@@ -190,7 +190,7 @@ fn into_result(status: u16, response: RawResponse) -> Result<ArmResponse, ArmErr
     let bytes: &[u8] = bytes.as_ref();
 
     if !(200..300).contains(&status) {
-        let mut error = ServiceError::from_body(status, bytes);
+        let mut error = Box::new(ServiceError::from_body(status, bytes));
         error.request_id = headers.request_id;
         error.retry_after_secs = headers.retry_after_secs;
         return Err(if status == 429 {
@@ -223,17 +223,29 @@ fn into_result(status: u16, response: RawResponse) -> Result<ArmResponse, ArmErr
 
 fn pipeline_error(method: Method, url: &Url, source: azure_core::Error) -> ArmError {
     if matches!(source.kind(), ErrorKind::Credential) {
-        return ArmError::Credential(source);
+        return ArmError::Credential(Box::new(source));
     }
 
     let failure = transport_failure(&source);
     let write = !matches!(method, Method::Get | Method::Head);
     ArmError::Transport {
-        method: method.to_string(),
+        method: method_name(method),
         url: url.path().to_owned(),
         failure,
         write,
-        source,
+        source: Box::new(source),
+    }
+}
+
+fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Put => "PUT",
+        Method::Post => "POST",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+        _ => "OTHER",
     }
 }
 

@@ -114,7 +114,7 @@ mod tests {
     use crate::error::ServiceError;
 
     fn throttled(secs: Option<u64>) -> ArmError {
-        let mut e = ServiceError::from_body(429, b"");
+        let mut e = Box::new(ServiceError::from_body(429, b""));
         e.retry_after_secs = secs;
         ArmError::Throttled(e)
     }
