@@ -10,6 +10,28 @@
 //! several shapes, and metadata can be missing, so every parser here is lenient about
 //! metadata and strict only about the message body. See `functions/README.md` for the app
 //! layout and `shared/reference/functions-protocol.md` for the contract.
+//!
+//! ```
+//! use polaris_host::{BodyPayload, HostError, InvocationRequest, InvocationResponse};
+//! use polaris_host::ServiceBusTrigger;
+//!
+//! // What the host POSTs to /SagaWorker: the body is JSON-encoded twice.
+//! let body = serde_json::json!({
+//!     "Data": {"message": "\"{\\\"step\\\":1}\""},
+//!     "Metadata": {"MessageId": "\"m-1\"", "DeliveryCount": "2"}
+//! });
+//!
+//! let request = InvocationRequest::from_slice(body.to_string().as_bytes())?;
+//! let message = ServiceBusTrigger::from_invocation(&request, "message")?;
+//! assert_eq!(message.body, BodyPayload::Json(serde_json::json!({"step": 1})));
+//! assert_eq!(message.message_id.as_deref(), Some("m-1"));
+//! assert_eq!(message.delivery_count, 2);
+//!
+//! // Answer 200 with this body and `Content-Type: application/json`.
+//! let reply = InvocationResponse::new().with_log("step 1 done").to_json();
+//! assert!(reply.starts_with("{\"Outputs\":{}"));
+//! # Ok::<(), HostError>(())
+//! ```
 
 mod app;
 mod decode;

@@ -28,14 +28,16 @@ pub struct ScheduleStatus {
 
 impl TimerTrigger {
     pub fn from_invocation(req: &InvocationRequest, binding: &str) -> Result<Self, HostError> {
-        Self::from_value(req.binding(binding)?)
-            .map_err(|reason| HostError::InvalidBinding { binding: binding.to_owned(), reason })
+        Self::from_value(req.binding(binding)?).ok_or_else(|| HostError::InvalidBinding {
+            binding: binding.to_owned(),
+            reason: "the timer value is not a JSON object".to_owned(),
+        })
     }
 
     /// Reads the timer object itself (`{"Schedule":..,"ScheduleStatus":..,"IsPastDue":..}`).
-    pub fn from_value(value: &Value) -> Result<Self, String> {
+    pub fn from_value(value: &Value) -> Option<Self> {
         let Value::Object(timer) = decode_layers(value.clone()) else {
-            return Err("the timer value is not a JSON object".to_owned());
+            return None;
         };
 
         let flag = |value: Option<&Value>| {
@@ -53,7 +55,7 @@ impl TimerTrigger {
             _ => None,
         };
 
-        Ok(Self {
+        Some(Self {
             is_past_due: flag(timer.get("IsPastDue")),
             adjust_for_dst: flag(timer.get("Schedule").and_then(|s| s.get("AdjustForDST"))),
             schedule_status,
