@@ -47,7 +47,8 @@ struct VirtualState {
 
 impl VirtualClock {
     pub fn new() -> Self {
-        let state = VirtualState { start: Instant::now(), elapsed: Duration::ZERO, sleeps: vec![] };
+        let state =
+            VirtualState { start: Instant::now(), elapsed: Duration::ZERO, sleeps: vec![] };
         Self { inner: Arc::new(Mutex::new(state)) }
     }
 

@@ -104,7 +104,8 @@ impl KeyVaultClient {
         }
 
         let base = self.resolver.resolve(name)?;
-        let rest = RestClient::new(base, Arc::clone(&self.credential), &self.scope, &self.settings);
+        let rest =
+            RestClient::new(base, Arc::clone(&self.credential), &self.scope, &self.settings);
         vaults.insert(name.to_owned(), rest.clone());
         Ok(VaultKeys { rest })
     }

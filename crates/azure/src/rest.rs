@@ -11,8 +11,8 @@ use azure_core::error::ErrorKind;
 use azure_core::http::policies::Policy;
 use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
 use azure_core::http::{
-    ClientOptions, Context, Method, Pipeline, PipelineSendOptions, RawResponse, Request, Transport,
-    Url,
+    ClientOptions, Context, Method, Pipeline, PipelineSendOptions, RawResponse, Request,
+    Transport, Url,
 };
 use serde_json::Value;
 use tracing::debug;
@@ -200,16 +200,15 @@ fn into_result(status: u16, response: RawResponse) -> Result<ArmResponse, ArmErr
         });
     }
 
-    let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        let parsed = serde_json::from_slice(bytes).map_err(|source| ArmError::InvalidBody {
-            status,
-            request_id: headers.request_id.clone(),
-            source,
-        })?;
-        Some(parsed)
-    };
+    let body =
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            let parsed = serde_json::from_slice(bytes).map_err(|source| {
+                ArmError::InvalidBody { status, request_id: headers.request_id.clone(), source }
+            })?;
+            Some(parsed)
+        };
 
     Ok(ArmResponse {
         status,

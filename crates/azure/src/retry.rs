@@ -102,7 +102,11 @@ where
 /// The wait before the next attempt: the server's `Retry-After` when it sent one, else the
 /// backoff step; `None` (give up now) when attempts are spent or the wait exceeds what is
 /// left of the budget.
-fn next_delay(err: &ArmError, proposed: Option<Duration>, remaining: Duration) -> Option<Duration> {
+fn next_delay(
+    err: &ArmError,
+    proposed: Option<Duration>,
+    remaining: Duration,
+) -> Option<Duration> {
     let proposed = proposed?;
     let delay = err.retry_after_secs().map(Duration::from_secs).unwrap_or(proposed);
     (delay <= remaining).then_some(delay)

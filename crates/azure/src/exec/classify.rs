@@ -265,7 +265,9 @@ fn env_names(rest: &str) -> String {
     let names: Vec<String> = rest
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|t| t.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_'))
-        .take_while(|t| t.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+        .take_while(|t| {
+            t.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
         .map(|t| format!("`{t}`"))
         .collect();
     if names.is_empty() { "(unnamed)".to_owned() } else { names.join(", ") }
@@ -410,7 +412,10 @@ mod tests {
     fn lro_error_object_is_read() {
         let error = serde_json::json!({"code": "InsufficientCapacity", "message": "full"});
         let facts = FailureFacts::from_error_object(Some(&error), "Failed");
-        assert_eq!((facts.code.as_str(), facts.message.as_str()), ("InsufficientCapacity", "full"));
+        assert_eq!(
+            (facts.code.as_str(), facts.message.as_str()),
+            ("InsufficientCapacity", "full")
+        );
 
         let facts = FailureFacts::from_error_object(None, "Canceled");
         assert_eq!(facts.code, "Canceled");

@@ -90,8 +90,10 @@ impl Invocation<'_> {
 
         let body = deleted.body.as_ref();
         if owner_tag(body.and_then(|b| b.pointer("/properties/tags"))) != Some(owner.as_str()) {
-            let note =
-                format!("a soft-deleted vault `{}` exists but is not ours; left alone", vault.name);
+            let note = format!(
+                "a soft-deleted vault `{}` exists but is not ours; left alone",
+                vault.name
+            );
             return Ok(done(BTreeMap::new(), false, deleted.request_id, Some(note)));
         }
 
@@ -161,7 +163,8 @@ impl Invocation<'_> {
 
 /// The answer to a DELETE: done, or to be followed until the resource is gone.
 fn after_delete(answer: ArmResponse, id: &str, api_version: &str) -> Outcome {
-    let still_deleting = matches!(Provisioning::of(answer.body.as_ref()), Provisioning::Running(_));
+    let still_deleting =
+        matches!(Provisioning::of(answer.body.as_ref()), Provisioning::Running(_));
     if answer.status == 202 || still_deleting {
         return track(&answer, id, api_version, true);
     }

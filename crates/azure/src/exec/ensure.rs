@@ -3,7 +3,9 @@
 
 use polaris_core::action::{FailureClass, Outcome, StepFailure};
 use polaris_core::ids::DeploymentId;
-use polaris_core::plan::model::{ArmResource, OWNER_TAG, OutputSelector, Ownership, VaultResource};
+use polaris_core::plan::model::{
+    ArmResource, OWNER_TAG, OutputSelector, Ownership, VaultResource,
+};
 use serde_json::Value;
 use tracing::debug;
 

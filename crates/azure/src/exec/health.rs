@@ -81,7 +81,12 @@ impl Invocation<'_> {
             Err(reason) => {
                 let message =
                     format!("the proxy could not obtain its key (HTTP {status}): {reason}");
-                Outcome::Failed(failure(FailureClass::Permanent, "KeyReleaseFailed", message, None))
+                Outcome::Failed(failure(
+                    FailureClass::Permanent,
+                    "KeyReleaseFailed",
+                    message,
+                    None,
+                ))
             }
         }
     }

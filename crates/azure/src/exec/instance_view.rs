@@ -143,11 +143,13 @@ mod tests {
 
     #[test]
     fn quiet_instance_view_is_no_failure() {
-        let view = json!({"currentState": {"state": "Waiting", "detailStatus": "ContainerCreating"},
+        let view = json!({
+            "currentState": {"state": "Waiting", "detailStatus": "ContainerCreating"},
             "events": [{"name": "Pulling", "message": "pulling image \"x\""}]});
         assert!(failure(&group(view), 3).is_none());
         assert!(is_container_group(
-            "/subscriptions/s/resourceGroups/r/providers/Microsoft.ContainerInstance/containerGroups/g"
+            "/subscriptions/s/resourceGroups/r/providers/\
+             Microsoft.ContainerInstance/containerGroups/g"
         ));
     }
 }

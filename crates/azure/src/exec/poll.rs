@@ -178,7 +178,8 @@ impl Invocation<'_> {
 
 /// Follow the resource itself instead of an operation URL.
 fn fallback(op: &PendingOperation) -> PendingOperation {
-    let kind = if op.removing { OperationKind::ResourceGone } else { OperationKind::ResourceState };
+    let kind =
+        if op.removing { OperationKind::ResourceGone } else { OperationKind::ResourceState };
     PendingOperation { kind, url: op.resource_id.clone(), ..op.clone() }
 }
 

@@ -70,8 +70,9 @@ mod tests {
 
     #[test]
     fn delegations_are_listed() {
+        let service = "Microsoft.ContainerInstance/containerGroups";
         let body = json!({"properties": {"delegations": [
-            {"name": "d", "properties": {"serviceName": "Microsoft.ContainerInstance/containerGroups"}}
+            {"name": "d", "properties": {"serviceName": service}}
         ]}});
         assert_eq!(delegations(Some(&body)), vec!["Microsoft.ContainerInstance/containerGroups"]);
         assert!(delegations(Some(&json!({"properties": {}}))).is_empty());
