@@ -305,3 +305,22 @@ fn infra_text() -> String {
     }
     text
 }
+
+/// `.funcignore` keeps at least what the assembled app layout ignores, plus our own sources.
+#[test]
+fn funcignore_covers_the_fixture_and_our_sources() {
+    let lines = |text: String| -> BTreeSet<String> {
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let ours = lines(read_text(&repo_root().join(".funcignore")));
+    let fixture = lines(read_text(&fixtures().join("functions/app-layout.assembled/.funcignore")));
+
+    assert!(fixture.is_subset(&ours), "missing: {:?}", fixture.difference(&ours));
+    for entry in ["target", "src", "crates", "tests", "local.settings.json"] {
+        assert!(ours.contains(entry), ".funcignore lacks {entry}");
+    }
+}
