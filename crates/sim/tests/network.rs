@@ -19,7 +19,10 @@ fn slow_network() -> LatencyProfile {
 async fn vnet_put_is_tracked_through_azure_async_operation_on_the_clock() {
     let sim = start_manual(slow_network()).await;
     sim.create_group("net").await;
-    let path = with_version(&format!("{}/providers/Microsoft.Network/virtualNetworks/vnet1", rg_path("net")), "2024-01-01");
+    let path = with_version(
+        &format!("{}/providers/Microsoft.Network/virtualNetworks/vnet1", rg_path("net")),
+        "2024-01-01",
+    );
     let body = json!({
         "location": "westeurope",
         "properties": {
@@ -48,14 +51,20 @@ async fn vnet_put_is_tracked_through_azure_async_operation_on_the_clock() {
     assert_eq!(read.body["properties"]["provisioningState"], "Succeeded");
     let subnet = &read.body["properties"]["subnets"][0];
     assert_eq!(subnet["properties"]["provisioningState"], "Succeeded");
-    assert_eq!(subnet["properties"]["delegations"][0]["properties"]["serviceName"], "Microsoft.ContainerInstance/containerGroups");
+    assert_eq!(
+        subnet["properties"]["delegations"][0]["properties"]["serviceName"],
+        "Microsoft.ContainerInstance/containerGroups"
+    );
 }
 
 #[tokio::test]
 async fn delete_answers_202_with_location_then_200_and_the_resource_is_gone() {
     let sim = start_manual(slow_network()).await;
     sim.create_group("net").await;
-    let path = with_version(&format!("{}/providers/Microsoft.Network/networkSecurityGroups/nsg1", rg_path("net")), "2024-01-01");
+    let path = with_version(
+        &format!("{}/providers/Microsoft.Network/networkSecurityGroups/nsg1", rg_path("net")),
+        "2024-01-01",
+    );
     let body = json!({ "location": "westeurope", "properties": { "securityRules": [{ "name": "allow-proxy",
         "properties": { "priority": 100, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
             "sourcePortRange": "*", "destinationPortRange": "3000", "sourceAddressPrefix": "*", "destinationAddressPrefix": "*" } }] } });
@@ -84,13 +93,20 @@ async fn standalone_subnet_put_keeps_delegation_and_nsg_reference() {
     sim.create_group("net").await;
     sim.create_subnet("net", "vnet1", "first", false).await;
     let nsg = format!("{}/providers/Microsoft.Network/networkSecurityGroups/nsg1", rg_path("net"));
-    let nsg_put = sim.put(&with_version(&nsg, "2024-01-01"), json!({ "location": "westeurope" })).await;
+    let nsg_put =
+        sim.put(&with_version(&nsg, "2024-01-01"), json!({ "location": "westeurope" })).await;
     sim.wait_async(&nsg_put.header("azure-asyncoperation").unwrap()).await;
-    let subnet = format!("{}/providers/Microsoft.Network/virtualNetworks/vnet1/subnets/second", rg_path("net"));
+    let subnet = format!(
+        "{}/providers/Microsoft.Network/virtualNetworks/vnet1/subnets/second",
+        rg_path("net")
+    );
 
     let missing_nsg = sim
-        .put(&with_version(&subnet, "2024-01-01"), json!({ "properties": { "addressPrefix": "10.0.2.0/24",
-            "networkSecurityGroup": { "id": format!("{nsg}-missing") } } }))
+        .put(
+            &with_version(&subnet, "2024-01-01"),
+            json!({ "properties": { "addressPrefix": "10.0.2.0/24",
+            "networkSecurityGroup": { "id": format!("{nsg}-missing") } } }),
+        )
         .await;
     let created = sim
         .put(&with_version(&subnet, "2024-01-01"), json!({ "properties": { "addressPrefix": "10.0.2.0/24",
@@ -98,7 +114,12 @@ async fn standalone_subnet_put_keeps_delegation_and_nsg_reference() {
             "delegations": [{ "name": "d", "properties": { "serviceName": "Microsoft.ContainerInstance/containerGroups" } }] } }))
         .await;
     sim.wait_async(&created.header("azure-asyncoperation").unwrap()).await;
-    let vnet = sim.get(&with_version(&format!("{}/providers/Microsoft.Network/virtualNetworks/vnet1", rg_path("net")), "2024-01-01")).await;
+    let vnet = sim
+        .get(&with_version(
+            &format!("{}/providers/Microsoft.Network/virtualNetworks/vnet1", rg_path("net")),
+            "2024-01-01",
+        ))
+        .await;
     let nsg_delete = sim.delete(&with_version(&nsg, "2024-01-01")).await;
 
     assert_eq!(missing_nsg.status, StatusCode::BAD_REQUEST);
@@ -114,7 +135,8 @@ async fn subnet_with_a_container_group_cannot_be_deleted_until_the_group_is_gone
     let sim = start().await;
     sim.create_group("net").await;
     let subnet = sim.create_subnet("net", "vnet1", "aci", true).await;
-    let group = format!("{}/providers/Microsoft.ContainerInstance/containerGroups/g1", rg_path("net"));
+    let group =
+        format!("{}/providers/Microsoft.ContainerInstance/containerGroups/g1", rg_path("net"));
     let body = json!({ "location": "westeurope", "properties": {
         "osType": "Linux", "subnetIds": [{ "id": subnet }],
         "containers": [{ "name": "c", "properties": { "image": "x", "resources": { "requests": { "cpu": 1, "memoryInGB": 1 } } } }],
@@ -122,13 +144,22 @@ async fn subnet_with_a_container_group_cannot_be_deleted_until_the_group_is_gone
     let put = sim.put(&with_version(&group, "2023-05-01"), body).await;
     assert_eq!(put.status, StatusCode::CREATED, "{:?}", put.body);
 
-    let links = sim.get(&with_version(&format!("{subnet}/ServiceAssociationLinks"), "2024-01-01")).await;
+    let links =
+        sim.get(&with_version(&format!("{subnet}/ServiceAssociationLinks"), "2024-01-01")).await;
     let refused = sim.delete(&with_version(&subnet, "2024-01-01")).await;
-    let refused_vnet = sim.delete(&with_version(&format!("{}/providers/Microsoft.Network/virtualNetworks/vnet1", rg_path("net")), "2024-01-01")).await;
+    let refused_vnet = sim
+        .delete(&with_version(
+            &format!("{}/providers/Microsoft.Network/virtualNetworks/vnet1", rg_path("net")),
+            "2024-01-01",
+        ))
+        .await;
     sim.delete(&with_version(&group, "2023-05-01")).await;
     let accepted = sim.delete(&with_version(&subnet, "2024-01-01")).await;
 
-    assert_eq!(links.body["value"][0]["properties"]["linkedResourceType"], "Microsoft.ContainerInstance/containerGroups");
+    assert_eq!(
+        links.body["value"][0]["properties"]["linkedResourceType"],
+        "Microsoft.ContainerInstance/containerGroups"
+    );
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert_eq!(refused.body["error"]["code"], "InUseSubnetCannotBeDeleted");
     assert_eq!(refused_vnet.body["error"]["code"], "InUseSubnetCannotBeDeleted");
@@ -144,12 +175,18 @@ async fn public_ip_and_nic_get_generated_addresses_and_references_are_checked() 
     let nic = format!("{}/providers/Microsoft.Network/networkInterfaces/nic1", rg_path("net"));
 
     let pip_put = sim
-        .put(&with_version(&pip, "2024-01-01"), json!({ "location": "westeurope", "sku": { "name": "Standard" },
-            "properties": { "dnsSettings": { "domainNameLabel": "polaris" } } }))
+        .put(
+            &with_version(&pip, "2024-01-01"),
+            json!({ "location": "westeurope", "sku": { "name": "Standard" },
+            "properties": { "dnsSettings": { "domainNameLabel": "polaris" } } }),
+        )
         .await;
     let bad_nic = sim
-        .put(&with_version(&nic, "2024-01-01"), json!({ "location": "westeurope", "properties": { "ipConfigurations": [
-            { "name": "ip", "properties": { "subnet": { "id": format!("{subnet}x") } } }] } }))
+        .put(
+            &with_version(&nic, "2024-01-01"),
+            json!({ "location": "westeurope", "properties": { "ipConfigurations": [
+            { "name": "ip", "properties": { "subnet": { "id": format!("{subnet}x") } } }] } }),
+        )
         .await;
     let nic_put = sim
         .put(&with_version(&nic, "2024-01-01"), json!({ "location": "westeurope", "properties": { "ipConfigurations": [
@@ -160,10 +197,16 @@ async fn public_ip_and_nic_get_generated_addresses_and_references_are_checked() 
     let ip = pip_put.body["properties"]["ipAddress"].as_str().unwrap();
     assert!(ip.starts_with("127."), "public IPs are loopback in the sim: {ip}");
     assert_eq!(pip_put.body["properties"]["publicIPAllocationMethod"], "Static");
-    assert_eq!(pip_put.body["properties"]["dnsSettings"]["fqdn"], "polaris.westeurope.cloudapp.azure.com");
+    assert_eq!(
+        pip_put.body["properties"]["dnsSettings"]["fqdn"],
+        "polaris.westeurope.cloudapp.azure.com"
+    );
     assert_eq!(bad_nic.body["error"]["code"], "InvalidResourceReference");
     assert_eq!(nic_put.status, StatusCode::CREATED);
-    assert_eq!(nic_put.body["properties"]["ipConfigurations"][0]["properties"]["privateIPAddress"], "10.0.0.4");
+    assert_eq!(
+        nic_put.body["properties"]["ipConfigurations"][0]["properties"]["privateIPAddress"],
+        "10.0.0.4"
+    );
     assert_eq!(pip_delete.status, StatusCode::BAD_REQUEST);
 }
 
@@ -172,7 +215,10 @@ async fn vnet_put_without_a_subnet_deletes_it() {
     let sim = start().await;
     sim.create_group("net").await;
     sim.create_subnet("net", "vnet1", "old", false).await;
-    let path = with_version(&format!("{}/providers/Microsoft.Network/virtualNetworks/vnet1", rg_path("net")), "2024-01-01");
+    let path = with_version(
+        &format!("{}/providers/Microsoft.Network/virtualNetworks/vnet1", rg_path("net")),
+        "2024-01-01",
+    );
 
     let updated = sim.put(&path, json!({ "location": "westeurope", "properties": { "addressSpace": { "addressPrefixes": ["10.0.0.0/16"] } } })).await;
 
