@@ -2,10 +2,12 @@
 //! and scripted faults. Every message goes through `admit` and `decide` exactly as the worker
 //! drives them, in simulated time.
 
-use std::collections::{BTreeMap, BinaryHeap};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
-use polaris_core::action::{Action, FailureClass, OperationKind, Outcome, PendingOperation, StepFailure};
+use polaris_core::action::{
+    Action, FailureClass, OperationKind, Outcome, PendingOperation, StepFailure,
+};
 use polaris_core::ids::{DeploymentId, StepName};
 use polaris_core::plan::model::*;
 use polaris_core::saga::*;
@@ -107,10 +109,18 @@ struct World {
 }
 
 impl World {
-    fn exec(&mut self, step: &StepName, phase: Phase, action: &Action, now: OffsetDateTime) -> Outcome {
+    fn exec(
+        &mut self,
+        step: &StepName,
+        phase: Phase,
+        action: &Action,
+        now: OffsetDateTime,
+    ) -> Outcome {
         self.calls.push((step.to_string(), phase, now));
-        if let Some(list) = self.faults.get_mut(&(step.to_string(), phase)) {
-            if !list.is_empty() {
+        if let Some(list) = self.faults.get_mut(&(step.to_string(), phase))
+            && !list.is_empty()
+        {
+            {
                 let Fault::Fail(class, retry_after) = list.remove(0);
                 if class == FailureClass::UnknownOutcome {
                     // The write took effect before the answer was lost.
@@ -220,13 +230,14 @@ fn run_with(world: World, duplicate: bool, extra: Option<(usize, Event)>) -> Run
     let mut queue: BinaryHeap<Reverse<(OffsetDateTime, u64, String)>> = BinaryHeap::new();
     let mut items: BTreeMap<String, WorkItem> = BTreeMap::new();
     let mut seq = 0u64;
-    let mut push = |queue: &mut BinaryHeap<_>, items: &mut BTreeMap<String, WorkItem>, it: WorkItem, now| {
-        seq += 1;
-        let at = it.not_before.unwrap_or(now);
-        let id = it.message_id();
-        items.insert(id.clone(), it);
-        queue.push(Reverse((at, seq, id)));
-    };
+    let mut push =
+        |queue: &mut BinaryHeap<_>, items: &mut BTreeMap<String, WorkItem>, it: WorkItem, now| {
+            seq += 1;
+            let at = it.not_before.unwrap_or(now);
+            let id = it.message_id();
+            items.insert(id.clone(), it);
+            queue.push(Reverse((at, seq, id)));
+        };
     for it in start.dispatch {
         push(&mut queue, &mut items, it, T0);
     }
@@ -235,15 +246,16 @@ fn run_with(world: World, duplicate: bool, extra: Option<(usize, Event)>) -> Run
     let mut executions = 0;
     let mut delivered = 0usize;
     while let Some(Reverse((at, _, id))) = queue.pop() {
-        assert!(at >= now || at < now, "time");
         now = now.max(at);
         let item = items[&id].clone();
         if let Some(nb) = item.not_before {
             assert!(now >= nb, "delivered before not_before");
         }
         delivered += 1;
-        if let Some((n, ev)) = &extra {
-            if *n == delivered {
+        if let Some((n, ev)) = &extra
+            && *n == delivered
+        {
+            {
                 let d = decide(&plan, &state, ev.clone(), &cfg, now).unwrap();
                 state = d.state;
                 for it in d.dispatch {
@@ -256,6 +268,7 @@ fn run_with(world: World, duplicate: bool, extra: Option<(usize, Event)>) -> Run
         for _ in 0..deliveries {
             match admit(&plan, &state, &item).unwrap() {
                 Admission::Execute(action) => {
+                    let action = *action;
                     executions += 1;
                     let outcome = world.exec(&item.step, item.phase, &action, now);
                     let event = Event::StepOutcome {
@@ -330,7 +343,13 @@ fn independent_branches_are_in_flight_together() {
     assert_eq!(d.dispatch[0].step.as_str(), "resource_group");
 
     let it = d.dispatch[0].clone();
-    let ev = Event::StepOutcome { step: it.step, phase: Phase::Do, attempt: 1, tick: it.tick, outcome: done(false) };
+    let ev = Event::StepOutcome {
+        step: it.step,
+        phase: Phase::Do,
+        attempt: 1,
+        tick: it.tick,
+        outcome: done(false),
+    };
     let d = decide(&plan, &d.state, ev, &cfg, T0).unwrap();
     let mut names: Vec<_> = d.dispatch.iter().map(|i| i.step.to_string()).collect();
     names.sort();
@@ -339,7 +358,16 @@ fn independent_branches_are_in_flight_together() {
 
 #[test]
 fn permanent_failure_at_each_step_compensates_to_a_clean_slate() {
-    for step in ["resource_group", "vnet", "subnet", "identity", "vault", "key", "container_group", "health_check"] {
+    for step in [
+        "resource_group",
+        "vnet",
+        "subnet",
+        "identity",
+        "vault",
+        "key",
+        "container_group",
+        "health_check",
+    ] {
         let w = with_fault(step, Phase::Do, vec![Fault::Fail(FailureClass::Permanent, None)]);
         let r = run(w);
         assert_eq!(r.state.status, DeploymentStatus::Compensated, "failing {step}");
@@ -352,8 +380,10 @@ fn permanent_failure_at_each_step_compensates_to_a_clean_slate() {
 
 #[test]
 fn failed_undo_ends_stuck_with_reason() {
-    let mut w = with_fault("container_group", Phase::Do, vec![Fault::Fail(FailureClass::Permanent, None)]);
-    w.faults.insert(("vault".into(), Phase::Undo), vec![Fault::Fail(FailureClass::Permanent, None)]);
+    let mut w =
+        with_fault("container_group", Phase::Do, vec![Fault::Fail(FailureClass::Permanent, None)]);
+    w.faults
+        .insert(("vault".into(), Phase::Undo), vec![Fault::Fail(FailureClass::Permanent, None)]);
     let r = run(w);
     assert_eq!(r.state.status, DeploymentStatus::Stuck);
     let last = r.state.history.last().unwrap();
@@ -395,7 +425,8 @@ fn unknown_outcome_is_observed_not_duplicated() {
 
 #[test]
 fn capacity_failure_removes_partial_group_and_retries_later() {
-    let w = with_fault("container_group", Phase::Do, vec![Fault::Fail(FailureClass::Capacity, None)]);
+    let w =
+        with_fault("container_group", Phase::Do, vec![Fault::Fail(FailureClass::Capacity, None)]);
     let r = run(w);
     assert_eq!(r.state.status, DeploymentStatus::Succeeded);
     let cg = &r.state.steps[&StepName::new("container_group")];
@@ -467,13 +498,16 @@ fn illegal_transitions_are_errors() {
 
 #[test]
 fn stuck_can_be_redriven_or_abandoned() {
-    let mut w = with_fault("container_group", Phase::Do, vec![Fault::Fail(FailureClass::Permanent, None)]);
-    w.faults.insert(("vault".into(), Phase::Undo), vec![Fault::Fail(FailureClass::Permanent, None)]);
+    let mut w =
+        with_fault("container_group", Phase::Do, vec![Fault::Fail(FailureClass::Permanent, None)]);
+    w.faults
+        .insert(("vault".into(), Phase::Undo), vec![Fault::Fail(FailureClass::Permanent, None)]);
     let r = run(w);
     let plan = plan();
     let cfg = SagaConfig::default();
 
-    let abandoned = decide(&plan, &r.state, Event::Abandon { reason: "ops".into() }, &cfg, r.end).unwrap();
+    let abandoned =
+        decide(&plan, &r.state, Event::Abandon { reason: "ops".into() }, &cfg, r.end).unwrap();
     assert_eq!(abandoned.state.status, DeploymentStatus::Abandoned);
     let last = abandoned.state.history.last().unwrap();
     assert!(last.detail.contains("/vault"), "{}", last.detail);

@@ -33,7 +33,7 @@ pub struct Decision {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Admission {
     /// The item is current: perform this action, then feed its outcome to [`decide`].
-    Execute(Action),
+    Execute(Box<Action>),
     /// The item is a duplicate or from an earlier tick. Re-sending what state says is pending
     /// is harmless (same message ids) and repairs a continuation lost in a crash between the
     /// state write and the send.
@@ -89,7 +89,7 @@ pub fn admit(plan: &Plan, state: &SagaState, item: &WorkItem) -> Result<Admissio
     }
 
     match action_for(plan, state, &item.step, item.phase)? {
-        Some(action) => Ok(Admission::Execute(action)),
+        Some(action) => Ok(Admission::Execute(Box::new(action))),
         None => Ok(Admission::Stale { redispatch: pending_items(state) }),
     }
 }

@@ -84,10 +84,10 @@ fn ancestors(plan: &Plan, name: &StepName) -> BTreeSet<StepName> {
     let mut stack: Vec<StepName> =
         plan.step(name).map(|s| s.depends_on.clone()).unwrap_or_default();
     while let Some(next) = stack.pop() {
-        if seen.insert(next.clone()) {
-            if let Some(step) = plan.step(&next) {
-                stack.extend(step.depends_on.iter().cloned());
-            }
+        if seen.insert(next.clone())
+            && let Some(step) = plan.step(&next)
+        {
+            stack.extend(step.depends_on.iter().cloned());
         }
     }
     seen
