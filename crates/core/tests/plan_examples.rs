@@ -29,7 +29,9 @@ fn enhanced_example_is_the_readme_usage_example() {
     assert_eq!(spec.location, "westeurope");
     assert_eq!((spec.container_cpu, spec.container_memory), (2.0, 4.0));
     assert_eq!(spec.dns_name_label, "polaris-example-app");
-    assert!(spec.polaris_proxy_enable_input_encryption && spec.polaris_proxy_enable_output_encryption);
+    assert!(
+        spec.polaris_proxy_enable_input_encryption && spec.polaris_proxy_enable_output_encryption
+    );
     assert!(spec.polaris_proxy_enable_cors && spec.polaris_proxy_enable_logging);
     assert!(matches!(spec.workload_env_vars["API_KEY"], EnvValue::Secure(_)));
     assert_eq!(spec.workload_env_vars["DEBUG"], EnvValue::Plain("true".into()));
@@ -49,12 +51,4 @@ fn standard_and_private_examples_have_their_modes() {
     assert_eq!(private.networking_type, NetworkingType::Private);
     assert!(private.new_vnet_enabled);
     assert_ne!(private.polaris_proxy_source_ranges, ["0.0.0.0/0"]);
-}
-
-#[test]
-#[ignore = "prints the private example's plan as JSON"]
-fn dump_private_plan() {
-    let spec = parse_spec(&load("private.json")).unwrap();
-    let plan = build_plan(&spec, &ctx()).unwrap();
-    println!("{}", serde_json::to_string_pretty(&plan).unwrap());
 }

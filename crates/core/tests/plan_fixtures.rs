@@ -300,14 +300,20 @@ fn sample_plans() -> Vec<Plan> {
             "workload_arguments": ["serve"],
             "workload_env_vars": { "A": "1", "S": { "value": "s", "secret": true } }
         })),
-        with(
-            json!({ "enable_key_vault": false, "dns_name_label": "my-endpoint", "container_cpu": 1.5 }),
-        ),
+        with(json!({
+            "enable_key_vault": false,
+            "dns_name_label": "my-endpoint",
+            "container_cpu": 1.5
+        })),
         with(json!({
             "compute_target": "confidential_vm",
             "location": "eastus2",
             "dns_name_label": "my-vm",
-            "vm": { "ssh_public_key": SSH_KEY, "zone": "1", "ssh_source_ranges": ["203.0.113.7/32"] }
+            "vm": {
+                "ssh_public_key": SSH_KEY,
+                "zone": "1",
+                "ssh_source_ranges": ["203.0.113.7/32"]
+            }
         })),
         with(json!({
             "compute_target": "confidential_vm",

@@ -46,7 +46,9 @@ fn container(group: &Value, name: &str) -> Value {
 fn env_of(container: &Value) -> Vec<(String, String)> {
     let list = container["properties"]["environmentVariables"].as_array().unwrap();
     list.iter()
-        .map(|e| (e["name"].as_str().unwrap().to_owned(), e["value"].as_str().unwrap_or("").to_owned()))
+        .map(|e| {
+            (e["name"].as_str().unwrap().to_owned(), e["value"].as_str().unwrap_or("").to_owned())
+        })
         .collect()
 }
 
@@ -108,8 +110,10 @@ fn proxy_flags_are_strings() {
         "polaris_proxy_enable_logging": false
     })));
     let proxy = container(body(&plan, "container_group"), "polaris-secure-proxy");
-    let flags: Vec<(String, String)> =
-        env_of(&proxy).into_iter().filter(|(n, _)| n.starts_with("POLARIS_CONTAINER_ENABLE")).collect();
+    let flags: Vec<(String, String)> = env_of(&proxy)
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("POLARIS_CONTAINER_ENABLE"))
+        .collect();
     let expect = |n: &str, v: &str| (format!("POLARIS_CONTAINER_ENABLE_{n}"), v.to_owned());
     assert_eq!(
         flags,
@@ -167,7 +171,10 @@ fn enhanced_public_has_the_key_chain_and_a_confidential_group() {
         env_value(&proxy, "POLARIS_CONTAINER_AZURE_SKR_AKV_ENDPOINT"),
         Some(format!("{vault}.vault.azure.net"))
     );
-    assert_eq!(env_value(&proxy, "POLARIS_CONTAINER_AZURE_SKR_KID").as_deref(), Some("polaris-test-key"));
+    assert_eq!(
+        env_value(&proxy, "POLARIS_CONTAINER_AZURE_SKR_KID").as_deref(),
+        Some("polaris-test-key")
+    );
     assert_eq!(
         env_value(&proxy, "POLARIS_CONTAINER_AZURE_SKR_KEY_RELEASE_ENDPOINT").as_deref(),
         Some("http://localhost:8080")
@@ -177,7 +184,10 @@ fn enhanced_public_has_the_key_chain_and_a_confidential_group() {
     assert_eq!(sidecar["properties"]["image"], "mcr.microsoft.com/aci/skr:2.7");
     assert_eq!(sidecar["properties"]["command"], json!(["/skr.sh"]));
     assert_eq!(sidecar["properties"]["ports"], json!([{ "port": 8080, "protocol": "TCP" }]));
-    assert_eq!(sidecar["properties"]["resources"]["requests"], json!({ "cpu": 1, "memoryInGB": 1 }));
+    assert_eq!(
+        sidecar["properties"]["resources"]["requests"],
+        json!({ "cpu": 1, "memoryInGB": 1 })
+    );
 
     let StepKind::HealthCheck(check) = &step(&plan, "health_check").kind else { panic!() };
     assert_eq!(check.host, "${container_group.ip}");
@@ -239,7 +249,10 @@ fn nsg_allows_the_proxy_from_the_ranges_and_denies_everything_else() {
     assert_eq!(deny["access"], "Deny");
     assert_eq!(deny["priority"], 4000);
     assert_eq!(deny["direction"], "Inbound");
-    assert_eq!(deny["destinationPortRange"], "*", "deny must cover every port, not just the proxy's");
+    assert_eq!(
+        deny["destinationPortRange"], "*",
+        "deny must cover every port, not just the proxy's"
+    );
     assert_eq!(deny["protocol"], "*");
 }
 
@@ -274,7 +287,9 @@ fn private_existing_vnet_verifies_the_delegation_b09() {
     );
     assert_eq!(
         verify.check,
-        VerifyCheck::SubnetDelegatedTo { service: "Microsoft.ContainerInstance/containerGroups".into() }
+        VerifyCheck::SubnetDelegatedTo {
+            service: "Microsoft.ContainerInstance/containerGroups".into()
+        }
     );
     assert!(deps(&plan, "subnet").is_empty(), "verification runs before anything is created");
     assert!(deps(&plan, "container_group").contains(&"subnet".to_owned()));
@@ -287,7 +302,11 @@ fn private_existing_vnet_warns_when_ranges_cannot_be_enforced() {
     let mut spec = private_existing();
     spec["polaris_proxy_source_ranges"] = json!(["10.0.0.0/8"]);
     let plan = plan(&spec);
-    assert!(plan.warnings.iter().any(|w| w.contains("not enforced on the existing subnet `aci-subnet`")));
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("not enforced on the existing subnet `aci-subnet`"))
+    );
 }
 
 #[test]
@@ -295,7 +314,10 @@ fn standard_private_new_and_existing() {
     let mut new = private_new();
     new["enable_key_vault"] = json!(false);
     let plan = plan(&new);
-    assert_eq!(names(&plan), ["resource_group", "nsg", "vnet", "subnet", "container_group", "health_check"]);
+    assert_eq!(
+        names(&plan),
+        ["resource_group", "nsg", "vnet", "subnet", "container_group", "health_check"]
+    );
     assert_eq!(deps(&plan, "container_group"), ["resource_group", "subnet"]);
 
     let mut existing = private_existing();
@@ -340,7 +362,11 @@ fn vault_name_is_short_global_and_per_deployment_b01() {
     let spec = with(json!({ "name": "a-rather-long-deployment-name" }));
     let plan = plan(&spec);
     let StepKind::Vault(vault) = &step(&plan, "vault").kind else { panic!() };
-    assert!(vault.name.len() <= 24 && vault.name.starts_with("a-rather-long-dep"), "{}", vault.name);
+    assert!(
+        vault.name.len() <= 24 && vault.name.starts_with("a-rather-long-dep"),
+        "{}",
+        vault.name
+    );
     let other = PlanCtx::with_id("polaris-test-ffffffff");
     let plan2 = build_plan(&parse(&spec), &other).unwrap();
     let StepKind::Vault(vault2) = &step(&plan2, "vault").kind else { panic!() };
@@ -374,7 +400,10 @@ fn key_is_an_exportable_hsm_key_with_the_exact_policy_bytes_b03() {
     assert_eq!(policy["version"], "1.0.0");
     assert!(!policy["anyOf"].as_array().unwrap().is_empty());
     assert_eq!(key.name, "polaris-test-key");
-    assert_eq!(properties["rotationPolicy"]["lifetimeActions"][0]["trigger"]["timeAfterCreate"], "P90D");
+    assert_eq!(
+        properties["rotationPolicy"]["lifetimeActions"][0]["trigger"]["timeAfterCreate"],
+        "P90D"
+    );
 
     let no_rotation = plan_support::plan(&with(json!({ "key_rotation_days": 0 })));
     assert!(body(&no_rotation, "key")["properties"].get("rotationPolicy").is_none());
@@ -395,13 +424,17 @@ fn cce_policy_reaches_the_group_and_binds_the_key_b05() {
     let group = body(&plan, "container_group");
     assert_eq!(group["properties"]["confidentialComputeProperties"]["ccePolicy"], ALLOW_ALL_CCE);
     let proxy = container(group, "polaris-secure-proxy");
-    assert_eq!(proxy["properties"]["image"], format!("fr0ntierxpublic.azurecr.io/polaris-proxy@{DIGEST}"));
+    assert_eq!(
+        proxy["properties"]["image"],
+        format!("fr0ntierxpublic.azurecr.io/polaris-proxy@{DIGEST}")
+    );
 
     let StepKind::Key(key) = &step(&plan, "key").kind else { panic!() };
     let hostdata = cce_policy_hostdata(ALLOW_ALL_CCE).unwrap();
-    assert!(key.release_policy_json.contains(&format!(
-        r#"{{"claim":"x-ms-sevsnpvm-hostdata","equals":"{hostdata}"}}"#
-    )));
+    assert!(
+        key.release_policy_json
+            .contains(&format!(r#"{{"claim":"x-ms-sevsnpvm-hostdata","equals":"{hostdata}"}}"#))
+    );
     assert!(key.release_policy_json.contains(r#"{"claim":"x-ms-sevsnpvm-vmpl","equals":0}"#));
     assert!(!plan.warnings.iter().any(|w| w.contains("no cce_policy")));
 }
@@ -409,8 +442,10 @@ fn cce_policy_reaches_the_group_and_binds_the_key_b05() {
 #[test]
 fn a_new_cce_policy_changes_the_release_policy() {
     use base64::engine::general_purpose::STANDARD;
-    let other = STANDARD.encode(br#"package policy
-api_version := "0.10.0""#);
+    let other = STANDARD.encode(
+        br#"package policy
+api_version := "0.10.0""#,
+    );
     let key_of = |cce: &str| {
         let plan = plan(&pinned_with_cce(cce));
         let StepKind::Key(key) = &step(&plan, "key").kind else { panic!() };
@@ -422,7 +457,9 @@ api_version := "0.10.0""#);
 #[test]
 fn without_a_cce_policy_the_plan_warns_the_key_is_unbound() {
     let plan = plan(&minimal());
-    assert!(body(&plan, "container_group")["properties"].get("confidentialComputeProperties").is_none());
+    assert!(
+        body(&plan, "container_group")["properties"].get("confidentialComputeProperties").is_none()
+    );
     assert!(plan.warnings.iter().any(|w| w.contains("not bound to these containers")));
 }
 
@@ -479,7 +516,10 @@ fn workload_container_mirrors_the_spec() {
     assert_eq!(workload["properties"]["image"], "myreg.azurecr.io/app:1.0");
     assert_eq!(workload["properties"]["command"], json!(["python", "-m", "server"]));
     assert_eq!(workload["properties"]["ports"], json!([{ "port": 8000, "protocol": "TCP" }]));
-    assert_eq!(workload["properties"]["resources"]["requests"], json!({ "cpu": 1.5, "memoryInGB": 2.5 }));
+    assert_eq!(
+        workload["properties"]["resources"]["requests"],
+        json!({ "cpu": 1.5, "memoryInGB": 2.5 })
+    );
     assert_eq!(env_of(&workload), [("A".into(), "1".into()), ("B".into(), "2".into())]);
 
     let no_args = plan_support::plan(&minimal());
@@ -499,11 +539,19 @@ fn group_basics_and_dns_label() {
     assert!(group["properties"].get("imageRegistryCredentials").is_none());
 
     let StepKind::Arm(arm) = &step(&plan, "container_group").kind else { panic!() };
-    let pointers: Vec<(&str, &str)> = arm.outputs.iter().map(|o| (o.name.as_str(), o.pointer.as_str())).collect();
-    assert_eq!(pointers, [("ip", "/properties/ipAddress/ip"), ("fqdn", "/properties/ipAddress/fqdn")]);
+    let pointers: Vec<(&str, &str)> =
+        arm.outputs.iter().map(|o| (o.name.as_str(), o.pointer.as_str())).collect();
+    assert_eq!(
+        pointers,
+        [("ip", "/properties/ipAddress/ip"), ("fqdn", "/properties/ipAddress/fqdn")]
+    );
 
     let unlabelled = plan_support::plan(&minimal());
-    assert!(body(&unlabelled, "container_group")["properties"]["ipAddress"].get("dnsNameLabel").is_none());
+    assert!(
+        body(&unlabelled, "container_group")["properties"]["ipAddress"]
+            .get("dnsNameLabel")
+            .is_none()
+    );
 }
 
 #[test]
@@ -522,19 +570,43 @@ fn module_outputs_per_mode() {
             "key_name"
         ]
     );
-    assert_eq!(output(&enhanced, "resource_group_name"), OutputSource::Literal { value: "polaris-test-rg".into() });
-    assert_eq!(output(&enhanced, "container_group_name"), OutputSource::Literal { value: "polaris-test-aci".into() });
-    assert_eq!(output(&enhanced, "container_group_ip"), OutputSource::Step { step: "container_group".into(), output: "ip".into() });
-    assert_eq!(output(&enhanced, "container_group_fqdn"), OutputSource::Step { step: "container_group".into(), output: "fqdn".into() });
-    assert_eq!(output(&enhanced, "key_vault_uri"), OutputSource::Step { step: "vault".into(), output: "uri".into() });
-    assert_eq!(output(&enhanced, "key_name"), OutputSource::Literal { value: "polaris-test-key".into() });
+    assert_eq!(
+        output(&enhanced, "resource_group_name"),
+        OutputSource::Literal { value: "polaris-test-rg".into() }
+    );
+    assert_eq!(
+        output(&enhanced, "container_group_name"),
+        OutputSource::Literal { value: "polaris-test-aci".into() }
+    );
+    assert_eq!(
+        output(&enhanced, "container_group_ip"),
+        OutputSource::Step { step: "container_group".into(), output: "ip".into() }
+    );
+    assert_eq!(
+        output(&enhanced, "container_group_fqdn"),
+        OutputSource::Step { step: "container_group".into(), output: "fqdn".into() }
+    );
+    assert_eq!(
+        output(&enhanced, "key_vault_uri"),
+        OutputSource::Step { step: "vault".into(), output: "uri".into() }
+    );
+    assert_eq!(
+        output(&enhanced, "key_name"),
+        OutputSource::Literal { value: "polaris-test-key".into() }
+    );
 
     let standard_private = plan_support::plan(&{
         let mut s = private_new();
         s["enable_key_vault"] = json!(false);
         s
     });
-    for name in ["container_group_ip", "container_group_fqdn", "key_vault_name", "key_vault_uri", "key_name"] {
+    for name in [
+        "container_group_ip",
+        "container_group_fqdn",
+        "key_vault_name",
+        "key_vault_uri",
+        "key_name",
+    ] {
         assert_eq!(output(&standard_private, name), OutputSource::Null, "{name}");
     }
     let unlabelled = plan_support::plan(&minimal());
@@ -599,7 +671,8 @@ fn build_plan_revalidates_and_checks_the_tenant() {
     assert!(matches!(build_plan(&spec, &bad), Err(PlanError::BadTenantId(_))));
 }
 
-const SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@host";
+const SSH_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@host";
 
 fn vm(extra: Value) -> Value {
     let mut spec = with(json!({
@@ -617,7 +690,19 @@ fn vm(extra: Value) -> Value {
 fn vm_variant_has_network_machine_and_the_same_key_chain() {
     let plan = plan(&vm(json!({})));
     assert_eq!(plan.compute, ComputeKind::ConfidentialVm);
-    for name in ["nsg", "vnet", "subnet", "public_ip", "nic", "identity", "vault", "key", "role_assignment", "vm", "health_check"] {
+    for name in [
+        "nsg",
+        "vnet",
+        "subnet",
+        "public_ip",
+        "nic",
+        "identity",
+        "vault",
+        "key",
+        "role_assignment",
+        "vm",
+        "health_check",
+    ] {
         step(&plan, name);
     }
     assert_eq!(deps(&plan, "nic"), ["resource_group", "subnet", "nsg", "public_ip"]);
@@ -636,10 +721,12 @@ fn vm_variant_has_network_machine_and_the_same_key_chain() {
         machine["properties"]["osProfile"]["linuxConfiguration"]["disablePasswordAuthentication"],
         true
     );
-    assert!(machine["properties"]["storageProfile"]["imageReference"]["communityGalleryImageId"]
-        .as_str()
-        .unwrap()
-        .starts_with("/communityGalleries/polaris-"));
+    assert!(
+        machine["properties"]["storageProfile"]["imageReference"]["communityGalleryImageId"]
+            .as_str()
+            .unwrap()
+            .starts_with("/communityGalleries/polaris-")
+    );
 
     let StepKind::Key(key) = &step(&plan, "key").kind else { panic!() };
     assert!(key.release_policy_json.contains("x-ms-isolation-tee.x-ms-compliance-status"));
@@ -648,7 +735,10 @@ fn vm_variant_has_network_machine_and_the_same_key_chain() {
 
     let StepKind::HealthCheck(check) = &step(&plan, "health_check").kind else { panic!() };
     assert_eq!(check.host, "${public_ip.ip}");
-    assert_eq!(output(&plan, "virtual_machine_public_ip"), OutputSource::Step { step: "public_ip".into(), output: "ip".into() });
+    assert_eq!(
+        output(&plan, "virtual_machine_public_ip"),
+        OutputSource::Step { step: "public_ip".into(), output: "ip".into() }
+    );
 }
 
 #[test]
@@ -656,7 +746,10 @@ fn vm_nic_never_sits_on_a_delegated_subnet_b09() {
     let plan = plan(&vm(json!({})));
     assert!(body(&plan, "subnet")["properties"].get("delegations").is_none());
     let nic = body(&plan, "nic");
-    assert_eq!(nic["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"], id(&plan, "subnet"));
+    assert_eq!(
+        nic["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"],
+        id(&plan, "subnet")
+    );
 
     let existing = plan_support::plan(&vm(json!({
         "new_vnet_enabled": false,
@@ -694,7 +787,8 @@ fn vm_nsg_opens_ssh_only_when_asked() {
 fn vm_cloud_init_publishes_only_the_proxy_and_sets_its_port() {
     use base64::engine::general_purpose::STANDARD;
     let plan = plan(&vm(json!({ "workload_env_vars": { "MODEL": "llama" } })));
-    let data = body(&plan, "vm")["properties"]["osProfile"]["customData"].as_str().unwrap().to_owned();
+    let data =
+        body(&plan, "vm")["properties"]["osProfile"]["customData"].as_str().unwrap().to_owned();
     let text = String::from_utf8(STANDARD.decode(data).unwrap()).unwrap();
     let yaml = text.strip_prefix("#cloud-config\n").expect("cloud-config header");
     let config: Value = serde_json::from_str(yaml.trim()).unwrap();

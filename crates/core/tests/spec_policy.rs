@@ -65,14 +65,18 @@ fn empty_or_undecodable_cce_policies_are_refused_b08() {
 
 #[test]
 fn cvm_policy_nests_claims_and_uses_the_cvm_compliance_value() {
-    let policy = ReleasePolicy::generate("sharedeus2.eus2.attest.azure.net", Platform::ConfidentialVm, None);
+    let policy =
+        ReleasePolicy::generate("sharedeus2.eus2.attest.azure.net", Platform::ConfidentialVm, None);
     let names: Vec<String> = claims(&policy).into_iter().map(|(n, _)| n).collect();
     assert!(names.iter().all(|n| n.starts_with("x-ms-isolation-tee.")), "{names:?}");
     assert!(claims(&policy).contains(&(
         "x-ms-isolation-tee.x-ms-compliance-status".to_owned(),
         text("azure-compliant-cvm")
     )));
-    assert!(claims(&policy).contains(&("x-ms-isolation-tee.x-ms-sevsnpvm-vmpl".to_owned(), ClaimValue::Int(0))));
+    assert!(
+        claims(&policy)
+            .contains(&("x-ms-isolation-tee.x-ms-sevsnpvm-vmpl".to_owned(), ClaimValue::Int(0)))
+    );
 }
 
 #[test]
@@ -109,7 +113,10 @@ fn rotation_policy_rotates_then_expires_later() {
     assert_eq!(
         value,
         json!({
-            "lifetimeActions": [{ "trigger": { "timeAfterCreate": "P90D" }, "action": { "type": "rotate" } }],
+            "lifetimeActions": [{
+                "trigger": { "timeAfterCreate": "P90D" },
+                "action": { "type": "rotate" }
+            }],
             "attributes": { "expiryTime": "P120D" }
         })
     );

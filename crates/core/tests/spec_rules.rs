@@ -34,7 +34,10 @@ fn name_must_fit_the_container_group_name() {
 #[test]
 fn subscription_id_must_be_a_guid() {
     rejects(with(json!({ "subscription_id": "my-subscription" })), "subscription_id");
-    rejects(with(json!({ "subscription_id": "00000000-0000-0000-0000-00000000000g" })), "subscription_id");
+    rejects(
+        with(json!({ "subscription_id": "00000000-0000-0000-0000-00000000000g" })),
+        "subscription_id",
+    );
     parse(&with(json!({ "subscription_id": "ABCDEF01-2345-6789-abcd-ef0123456789" })));
 }
 
@@ -163,7 +166,8 @@ fn subnet_prefix_must_lie_inside_the_vnet() {
 
 #[test]
 fn subnet_prefix_must_be_at_least_a_slash_29() {
-    let spec = with(json!({ "networking_type": "Private", "subnet_address_prefix": "10.0.1.0/30" }));
+    let spec =
+        with(json!({ "networking_type": "Private", "subnet_address_prefix": "10.0.1.0/30" }));
     rejects(spec, "subnet_address_prefix");
 }
 
@@ -194,7 +198,8 @@ fn subnet_name_must_be_valid() {
 
 #[test]
 fn registry_credentials_are_all_or_none() {
-    let spec = with(json!({ "registry_login_server": "myreg.azurecr.io", "registry_username": "u" }));
+    let spec =
+        with(json!({ "registry_login_server": "myreg.azurecr.io", "registry_username": "u" }));
     let text = rejects(spec, "registry_password");
     assert!(text.contains("registry credentials go together"), "{text}");
     let only_password = with(json!({ "registry_password": "p" }));
@@ -226,10 +231,19 @@ fn image_repository_must_be_lower_case_b12() {
 
 #[test]
 fn image_reference_must_be_well_formed() {
-    rejects(with(json!({ "workload_image": "myreg.azurecr.io/app@sha256:short" })), "workload_image");
+    rejects(
+        with(json!({ "workload_image": "myreg.azurecr.io/app@sha256:short" })),
+        "workload_image",
+    );
     rejects(with(json!({ "workload_image": "myreg.azurecr.io/app:" })), "workload_image");
-    rejects(with(json!({ "skr_sidecar_image": "mcr.microsoft.com/aci/SKR:2.7" })), "skr_sidecar_image");
-    rejects(with(json!({ "polaris_proxy_image_version": "sha256:abc" })), "polaris_proxy_image_version");
+    rejects(
+        with(json!({ "skr_sidecar_image": "mcr.microsoft.com/aci/SKR:2.7" })),
+        "skr_sidecar_image",
+    );
+    rejects(
+        with(json!({ "polaris_proxy_image_version": "sha256:abc" })),
+        "polaris_proxy_image_version",
+    );
     rejects(with(json!({ "polaris_proxy_image_version": "-x" })), "polaris_proxy_image_version");
 }
 
@@ -305,7 +319,9 @@ fn enhanced_mode_needs_an_attestation_endpoint() {
     let spec = with(json!({ "location": "westus2" }));
     let text = rejects(spec, "maa_endpoint");
     assert!(text.contains("no shared attestation endpoint"), "{text}");
-    parse(&with(json!({ "location": "westus2", "maa_endpoint": "myattest.wus2.attest.azure.net" })));
+    parse(&with(
+        json!({ "location": "westus2", "maa_endpoint": "myattest.wus2.attest.azure.net" }),
+    ));
     parse(&with(json!({ "location": "westus2", "enable_key_vault": false })));
 }
 
@@ -317,8 +333,14 @@ fn maa_endpoint_must_be_a_host() {
 
 #[test]
 fn soft_delete_retention_is_7_to_90_days() {
-    rejects(with(json!({ "key_vault_soft_delete_retention_days": 6 })), "key_vault_soft_delete_retention_days");
-    rejects(with(json!({ "key_vault_soft_delete_retention_days": 91 })), "key_vault_soft_delete_retention_days");
+    rejects(
+        with(json!({ "key_vault_soft_delete_retention_days": 6 })),
+        "key_vault_soft_delete_retention_days",
+    );
+    rejects(
+        with(json!({ "key_vault_soft_delete_retention_days": 91 })),
+        "key_vault_soft_delete_retention_days",
+    );
     parse(&with(json!({ "key_vault_soft_delete_retention_days": 7 })));
 }
 
@@ -346,7 +368,8 @@ fn vm_spec(vm: Value) -> Value {
     with(json!({ "compute_target": "confidential_vm", "vm": vm }))
 }
 
-const SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@host";
+const SSH_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@host";
 
 #[test]
 fn vm_needs_an_ssh_key_b10() {
@@ -366,7 +389,8 @@ fn vm_size_must_support_confidential_vms_b10() {
 
 #[test]
 fn vm_needs_an_os_disk_encryption_type_b10() {
-    let spec = vm_spec(json!({ "ssh_public_key": SSH_KEY, "os_disk_security_encryption_type": "" }));
+    let spec =
+        vm_spec(json!({ "ssh_public_key": SSH_KEY, "os_disk_security_encryption_type": "" }));
     rejects(spec, "vm.os_disk_security_encryption_type");
     parse(&vm_spec(json!({
         "ssh_public_key": SSH_KEY,

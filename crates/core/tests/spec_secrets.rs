@@ -41,7 +41,10 @@ fn secrets_lists_each_secret_under_its_store_key() {
         spec.secrets().into_iter().map(|(k, s)| (k, s.expose())).collect();
     assert_eq!(
         secrets,
-        [("registry_password".to_owned(), Some(PASSWORD)), ("env:API_KEY".to_owned(), Some(API_KEY))]
+        [
+            ("registry_password".to_owned(), Some(PASSWORD)),
+            ("env:API_KEY".to_owned(), Some(API_KEY))
+        ]
     );
 }
 

@@ -54,7 +54,10 @@ pub fn fields(errors: &SpecErrors) -> Vec<String> {
 }
 
 pub fn ctx() -> PlanContext {
-    PlanContext { deployment_id: DeploymentId::new("polaris-test-0a1b2c3d").unwrap(), tenant_id: TENANT.into() }
+    PlanContext {
+        deployment_id: DeploymentId::new("polaris-test-0a1b2c3d").unwrap(),
+        tenant_id: TENANT.into(),
+    }
 }
 
 pub fn plan(value: &Value) -> Plan {
