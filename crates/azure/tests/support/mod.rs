@@ -334,3 +334,25 @@ pub fn rid(rest: &str) -> String {
 pub fn our_tags() -> Value {
     json!({ "polaris-deployment": OWNER, "managed-by": "polaris-orchestrator" })
 }
+
+/// An ARM resource for an action.
+pub fn resource(
+    id: &str,
+    body: Value,
+    ownership: polaris_core::plan::model::Ownership,
+    outputs: &[(&str, &str)],
+) -> polaris_core::plan::model::ArmResource {
+    polaris_core::plan::model::ArmResource {
+        id: id.to_owned(),
+        api_version: "2024-01-01".to_owned(),
+        body,
+        ownership,
+        outputs: outputs
+            .iter()
+            .map(|(name, pointer)| polaris_core::plan::model::OutputSelector {
+                name: (*name).to_owned(),
+                pointer: (*pointer).to_owned(),
+            })
+            .collect(),
+    }
+}
