@@ -43,8 +43,10 @@ fn subscription_id_must_be_a_guid() {
 
 #[test]
 fn location_must_be_a_known_region() {
-    let text = rejects(with(json!({ "location": "moon-base" })), "location");
+    let spec = with(json!({ "location": "moon-base" }));
+    let text = rejects(spec.clone(), "location");
     assert!(text.contains("`moon-base` is not a known Azure region"), "{text}");
+    assert_eq!(fields(&errors(&spec)), ["location"], "one mistake, one message");
 }
 
 #[test]

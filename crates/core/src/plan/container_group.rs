@@ -37,12 +37,13 @@ pub struct GroupContext<'a> {
     pub key_release: Option<KeyRelease<'a>>,
 }
 
+/// The group's PUT body. Standard mode: `Standard` SKU, proxy and workload. Enhanced mode:
+/// `Confidential` SKU, the user-assigned identity, the SKR sidecar and, when given, the CCE
+/// policy that the key's release policy is bound to.
 pub fn container_group_body(spec: &DeploymentSpec, ctx: &GroupContext<'_>) -> Value {
     let enhanced = ctx.key_release.is_some();
-    let mut containers = vec![
-        proxy_container(spec, ctx.key_release.as_ref(), "localhost"),
-        workload_container(spec),
-    ];
+    let mut containers =
+        vec![proxy_container(spec, ctx.key_release.as_ref()), workload_container(spec)];
     if enhanced {
         containers.push(sidecar_container(spec));
     }
@@ -141,12 +142,8 @@ pub fn proxy_env(
     env
 }
 
-fn proxy_container(
-    spec: &DeploymentSpec,
-    key_release: Option<&KeyRelease<'_>>,
-    host: &str,
-) -> Value {
-    let env: Vec<Value> = proxy_env(spec, key_release, host)
+fn proxy_container(spec: &DeploymentSpec, key_release: Option<&KeyRelease<'_>>) -> Value {
+    let env: Vec<Value> = proxy_env(spec, key_release, "localhost")
         .into_iter()
         .map(|(name, value)| json!({ "name": name, "value": value }))
         .collect();

@@ -46,7 +46,9 @@ fn check_maa(c: &mut Checker<'_>) {
         }
         return;
     }
-    if spec.enable_key_vault && spec.maa_host().is_none() {
+    // An unknown location is reported on its own field; do not repeat it here.
+    let known_location = crate::spec::regions::find_region(&spec.location).is_some();
+    if spec.enable_key_vault && known_location && spec.maa_host().is_none() {
         let message = format!(
             "`{}` has no shared attestation endpoint that we know of, and enhanced mode needs one",
             spec.location
