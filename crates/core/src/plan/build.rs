@@ -17,7 +17,9 @@ use super::network;
 use super::vm::{self, VmContext};
 use crate::ids::{DeploymentId, StepName};
 use crate::spec::naming::{self, ResourceNames};
-use crate::spec::{DeploymentSpec, NetworkingType, RotationPolicy, SpecErrors, VmSpec, is_guid};
+use crate::spec::{
+    DeploymentSpec, NetworkingType, ReleasePolicy, RotationPolicy, SpecErrors, VmSpec, is_guid,
+};
 
 /// Step names, as the saga and the history API know them.
 pub mod steps {
@@ -183,32 +185,39 @@ impl<'a> Builder<'a> {
             }
             return Ok(None);
         }
-        let maa_host = spec
-            .maa_host()
-            .ok_or_else(|| PlanError::NoAttestationEndpoint(spec.location.clone()))?;
-        let release = spec
-            .effective_release_policy()
-            .ok_or_else(|| PlanError::NoAttestationEndpoint(spec.location.clone()))?;
+        let no_endpoint = || PlanError::NoAttestationEndpoint(spec.location.clone());
+        let maa_host = spec.maa_host().ok_or_else(no_endpoint)?;
+        let release = spec.effective_release_policy().ok_or_else(no_endpoint)?;
 
-        let identity_id = self.scope.resource(
-            "Microsoft.ManagedIdentity",
-            &format!("userAssignedIdentities/{}", self.names.identity),
-        );
+        let identity_id = self.identity();
+        let (vault_id, vault_name) = self.vault();
+        let (key_id, key_name) = self.key(&vault_id, &release);
+        self.role_assignment(&key_id);
+
+        self.output("key_vault_name", Self::literal(&vault_name));
+        self.output("key_vault_uri", Self::from_step(steps::VAULT, "uri"));
+        self.output("key_name", Self::literal(&key_name));
+        Ok(Some(Security { identity_id, vault_name, key_name, maa_host }))
+    }
+
+    fn identity(&mut self) -> String {
+        let path = format!("userAssignedIdentities/{}", self.names.identity);
+        let id = self.scope.resource("Microsoft.ManagedIdentity", &path);
         let body = keyvault::identity_body(self.location(), &self.tags);
-        let mut identity = arm_resource(identity_id.clone(), arm::MANAGED_IDENTITY_API, body);
+        let mut identity = arm_resource(id.clone(), arm::MANAGED_IDENTITY_API, body);
         identity.outputs = vec![
             selector("principal_id", "/properties/principalId"),
             selector("client_id", "/properties/clientId"),
         ];
-        self.step(
-            steps::IDENTITY,
-            &[steps::RESOURCE_GROUP],
-            StepKind::Arm(identity),
-            deadlines::IDENTITY,
-        );
+        let kind = StepKind::Arm(identity);
+        self.step(steps::IDENTITY, &[steps::RESOURCE_GROUP], kind, deadlines::IDENTITY);
+        id
+    }
 
-        let vault_name = naming::vault_name(&self.names.base, &self.ctx.deployment_id);
-        let vault_id = self.scope.resource("Microsoft.KeyVault", &format!("vaults/{vault_name}"));
+    fn vault(&mut self) -> (String, String) {
+        let spec = self.spec;
+        let name = naming::vault_name(&self.names.base, &self.ctx.deployment_id);
+        let id = self.scope.resource("Microsoft.KeyVault", &format!("vaults/{name}"));
         let body = keyvault::vault_body(
             self.location(),
             &self.tags,
@@ -216,28 +225,36 @@ impl<'a> Builder<'a> {
             spec.key_vault_soft_delete_retention_days,
             spec.key_vault_purge_protection,
         );
-        let mut arm = arm_resource(vault_id.clone(), arm::KEY_VAULT_API, body);
+        let mut arm = arm_resource(id.clone(), arm::KEY_VAULT_API, body);
         arm.outputs = vec![selector("uri", "/properties/vaultUri")];
+
         let vault = VaultResource {
             arm,
-            name: vault_name.clone(),
+            name: name.clone(),
             location: spec.location.clone(),
             subscription_id: self.scope.subscription_id.clone(),
             purge_protection: spec.key_vault_purge_protection,
         };
         self.step(steps::VAULT, &[steps::RESOURCE_GROUP], StepKind::Vault(vault), deadlines::VAULT);
+        (id, name)
+    }
 
-        let key_name = self.names.key.clone();
-        let key_id = format!("{vault_id}/keys/{key_name}");
-        let rotation =
-            (spec.key_rotation_days > 0).then(|| RotationPolicy::every(spec.key_rotation_days));
-        let body = keyvault::key_body(&self.tags, &release, rotation.as_ref());
-        let mut arm = arm_resource(key_id.clone(), arm::KEY_VAULT_API, body);
+    fn key(&mut self, vault_id: &str, release: &ReleasePolicy) -> (String, String) {
+        let days = self.spec.key_rotation_days;
+        let name = self.names.key.clone();
+        let id = format!("{vault_id}/keys/{name}");
+        let rotation = (days > 0).then(|| RotationPolicy::every(days));
+        let body = keyvault::key_body(&self.tags, release, rotation.as_ref());
+        let mut arm = arm_resource(id.clone(), arm::KEY_VAULT_API, body);
         arm.outputs = vec![selector("key_uri", "/properties/keyUriWithVersion")];
-        let key =
-            KeyResource { arm, name: key_name.clone(), release_policy_json: release.to_json() };
-        self.step(steps::KEY, &[steps::VAULT], StepKind::Key(key), deadlines::KEY);
 
+        let key = KeyResource { arm, name: name.clone(), release_policy_json: release.to_json() };
+        self.step(steps::KEY, &[steps::VAULT], StepKind::Key(key), deadlines::KEY);
+        (id, name)
+    }
+
+    /// Scoped to the key alone, named deterministically (see `keyvault::role_assignment_name`).
+    fn role_assignment(&mut self, key_id: &str) {
         let assignment = keyvault::role_assignment_name(&self.ctx.deployment_id, "key-release");
         let principal = format!("${{{}.principal_id}}", steps::IDENTITY);
         let role = ArmResource {
@@ -247,17 +264,8 @@ impl<'a> Builder<'a> {
             ownership: Ownership::DeterministicName,
             outputs: Vec::new(),
         };
-        self.step(
-            steps::ROLE_ASSIGNMENT,
-            &[steps::IDENTITY, steps::KEY],
-            StepKind::Arm(role),
-            deadlines::ROLE_ASSIGNMENT,
-        );
-
-        self.output("key_vault_name", Self::literal(&vault_name));
-        self.output("key_vault_uri", Self::from_step(steps::VAULT, "uri"));
-        self.output("key_name", Self::literal(&key_name));
-        Ok(Some(Security { identity_id, vault_name, key_name, maa_host }))
+        let deps = [steps::IDENTITY, steps::KEY];
+        self.step(steps::ROLE_ASSIGNMENT, &deps, StepKind::Arm(role), deadlines::ROLE_ASSIGNMENT);
     }
 
     /// Public groups cannot join a VNet, so only Private creates or verifies one. Returns the
@@ -394,29 +402,8 @@ impl<'a> Builder<'a> {
 
         // A new VNet's NSG comes with the subnet; for an existing VNet the NIC gets its own.
         let nsg_id = if spec.new_vnet_enabled { self.nsg_id() } else { self.vm_nsg() };
-        let mut nic_deps = vec![steps::RESOURCE_GROUP, steps::SUBNET, steps::NSG];
-
         let public_ip_id = public.then(|| self.public_ip(&settings));
-        if public {
-            nic_deps.push(steps::PUBLIC_IP);
-        }
-
-        let nic_id = self
-            .scope
-            .resource("Microsoft.Network", &format!("networkInterfaces/{}", self.names.nic));
-        let body = network::nic_body(
-            self.location(),
-            &self.tags,
-            subnet_id,
-            public_ip_id.as_deref(),
-            &nsg_id,
-        );
-        let mut nic = arm_resource(nic_id.clone(), arm::NETWORK_API, body);
-        nic.outputs = vec![selector(
-            "private_ip",
-            "/properties/ipConfigurations/0/properties/privateIPAddress",
-        )];
-        self.step(steps::NIC, &nic_deps, StepKind::Arm(nic), deadlines::NETWORK);
+        let nic_id = self.nic(subnet_id, &nsg_id, public_ip_id.as_deref());
 
         let key_release = security.map(|s| KeyRelease {
             maa_host: &s.maa_host,
@@ -454,6 +441,23 @@ impl<'a> Builder<'a> {
         self.output("virtual_machine_id", Self::literal(&vm_id));
         let ip = if public { Self::from_step(steps::PUBLIC_IP, "ip") } else { OutputSource::Null };
         self.output("virtual_machine_public_ip", ip);
+    }
+
+    /// The VM's NIC, on the undelegated subnet, behind the NSG.
+    fn nic(&mut self, subnet_id: &str, nsg_id: &str, public_ip_id: Option<&str>) -> String {
+        let path = format!("networkInterfaces/{}", self.names.nic);
+        let id = self.scope.resource("Microsoft.Network", &path);
+        let body = network::nic_body(self.location(), &self.tags, subnet_id, public_ip_id, nsg_id);
+        let mut nic = arm_resource(id.clone(), arm::NETWORK_API, body);
+        let private_ip = "/properties/ipConfigurations/0/properties/privateIPAddress";
+        nic.outputs = vec![selector("private_ip", private_ip)];
+
+        let mut deps = vec![steps::RESOURCE_GROUP, steps::SUBNET, steps::NSG];
+        if public_ip_id.is_some() {
+            deps.push(steps::PUBLIC_IP);
+        }
+        self.step(steps::NIC, &deps, StepKind::Arm(nic), deadlines::NETWORK);
+        id
     }
 
     fn nsg_id(&self) -> String {
