@@ -175,6 +175,7 @@ impl ReleasePolicy {
     /// The exact bytes sent to Key Vault and kept for the read-back comparison (B03).
     /// Struct field order makes this deterministic.
     pub fn to_json(&self) -> String {
+        // Serializing strings, numbers and booleans into a String cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
 
