@@ -242,6 +242,18 @@ impl ArmError {
         self.service().and_then(|e| e.retry_after_secs)
     }
 
+    /// A one-line description without the service's message: safe to log, because Azure
+    /// messages can echo request content (and so secrets).
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Throttled(e) | Self::Service(e) => format!("HTTP {} {}", e.status, e.code),
+            Self::Transport { method, url, failure, .. } => format!("{method} {url}: {failure}"),
+            Self::Credential(_) => "cannot obtain an access token".to_owned(),
+            Self::InvalidBody { status, .. } => format!("HTTP {status}: body is not JSON"),
+            Self::ForeignUrl { .. } | Self::InvalidUrl { .. } => "invalid request URL".to_owned(),
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }

@@ -1,4 +1,4 @@
-//! In-process retries: `backon` drives the attempts, `Retry-After` sets each wait, and a
+//! In-process retries: `backon` paces the attempts, `Retry-After` sets each wait, and a
 //! wait budget caps the total, so one invocation never sleeps longer than it can afford.
 //!
 //! When the server asks for a longer wait than the budget has left (ARM throttling can ask
@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -68,35 +68,42 @@ impl WaitBudget {
 
 /// Runs `attempt` until it succeeds, fails for good, runs out of attempts, or would have to
 /// wait longer than `budget` allows.
+///
+/// `backon` computes the backoff steps; the loop itself is written out rather than built
+/// with `Retryable`, because the closure-typed `Retry` future is not `Send` for every
+/// borrow lifetime, and the executor's futures must be (the worker spawns them).
 pub(crate) async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
     clock: &Arc<dyn Clock>,
     budget: &WaitBudget,
     what: &str,
-    attempt: F,
+    mut attempt: F,
 ) -> Result<T, ArmError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ArmError>>,
 {
-    let backoff = ExponentialBuilder::default()
+    let mut backoff = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
         .with_max_times(policy.max_attempts.saturating_sub(1) as usize)
-        .with_jitter();
+        .with_jitter()
+        .build();
 
-    let sleeper = {
-        let clock = Arc::clone(clock);
-        move |duration| clock.sleep(duration)
-    };
+    loop {
+        let err = match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(err) if !err.is_retryable() => return Err(err),
+            Err(err) => err,
+        };
 
-    attempt
-        .retry(backoff)
-        .sleep(sleeper)
-        .when(ArmError::is_retryable)
-        .adjust(|err, proposed| next_delay(err, proposed, budget.remaining(clock.as_ref())))
-        .notify(|err, delay| debug!(request = what, ?delay, error = %err, "retrying"))
-        .await
+        let remaining = budget.remaining(clock.as_ref());
+        let Some(delay) = next_delay(&err, backoff.next(), remaining) else {
+            return Err(err);
+        };
+        debug!(request = what, ?delay, error = %err.summary(), "retrying");
+        clock.sleep(delay).await;
+    }
 }
 
 /// The wait before the next attempt: the server's `Retry-After` when it sent one, else the

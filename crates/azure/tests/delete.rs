@@ -50,9 +50,7 @@ async fn aci_delete_with_lower_case_async_operation_header_is_followed() {
     let fake = FakeAzure::start().await;
     let (exec, _) = executor(&fake);
     let id = rid("Microsoft.ContainerInstance/containerGroups/cg-a");
-    let op = format!(
-        "/subscriptions/{SUB}/providers/Microsoft.ContainerInstance/locations/westeurope/operations/x"
-    );
+    let op = format!("/subscriptions/{SUB}/providers/Microsoft.ContainerInstance/operations/x");
     fake.on("GET", &id, vec![Reply::json(200, json!({"id": id, "tags": our_tags()}))]);
     fake.on("DELETE", &id, vec![Reply::empty(202).header("azure-asyncoperation", &fake.url(&op))]);
     fake.on("GET", &op, vec![Reply::json(200, json!({"status": "Succeeded"}))]);

@@ -13,9 +13,8 @@ fn cg_id() -> String {
 }
 
 fn op_path() -> String {
-    format!(
-        "/subscriptions/{SUB}/providers/Microsoft.ContainerInstance/locations/westeurope/operations/op-1"
-    )
+    let provider = "Microsoft.ContainerInstance/locations/westeurope";
+    format!("/subscriptions/{SUB}/providers/{provider}/operations/op-1")
 }
 
 fn cg_body() -> Value {
@@ -75,8 +74,9 @@ async fn b06_invalid_env_list_is_a_permanent_policy_denial_naming_the_variable()
     let fake = FakeAzure::start().await;
     let (exec, _) = executor(&fake);
     accept_put(&fake);
-    fake.on("GET", &op_path(), vec![failed_operation("ContainerGroupDeploymentFailed",
-        "Container 'skr' creation failed: policy denied: invalid env list: APP_IDENTITY_ENDPOINT")]);
+    let denial = "Container 'skr' creation failed: invalid env list: APP_IDENTITY_ENDPOINT";
+    let failed = failed_operation("ContainerGroupDeploymentFailed", denial);
+    fake.on("GET", &op_path(), vec![failed]);
 
     let started = exec.execute(&ensure_cg(), &ctx("container_group")).await;
     assert!(matches!(started, Outcome::InProgress { .. }), "{started:?}");
@@ -215,7 +215,8 @@ async fn b12_quiet_pending_group_stays_in_progress() {
         vec![Reply::json(200, json!({"status": "Running"})).header("Retry-After", "20")],
     );
     let containers = json!([{"name": "polaris-proxy", "properties": {"instanceView": {
-        "currentState": {"state": "Waiting", "detailStatus": "ContainerCreating"}, "events": []}}}]);
+        "currentState": {"state": "Waiting", "detailStatus": "ContainerCreating"},
+        "events": []}}}]);
     fake.on("GET", &cg_id(), vec![Reply::json(200, pending_group(containers))]);
 
     let outcome = exec.execute(&poll_op(&fake), &ctx("container_group")).await;

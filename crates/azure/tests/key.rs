@@ -9,7 +9,12 @@ use polaris_core::plan::model::{KeyResource, Ownership};
 use serde_json::{Value, json};
 use support::{FakeAzure, Reply, ctx, executor, owner, resource, rid};
 
-const POLICY: &str = r#"{"version":"1.0.0","anyOf":[{"authority":"https://sharedweu.weu.attest.azure.net","allOf":[{"claim":"x-ms-attestation-type","equals":"sevsnpvm"},{"claim":"x-ms-sevsnpvm-vmpl","equals":"0"}]}]}"#;
+/// The exact UTF-8 the plan holds (compact, as generated).
+const POLICY: &str = concat!(
+    r#"{"version":"1.0.0","anyOf":[{"authority":"https://sharedweu.weu.attest.azure.net","#,
+    r#""allOf":[{"claim":"x-ms-attestation-type","equals":"sevsnpvm"},"#,
+    r#"{"claim":"x-ms-sevsnpvm-vmpl","equals":"0"}]}]}"#
+);
 
 fn key_id() -> String {
     rid("Microsoft.KeyVault/vaults/kv-a/keys/polaris-key")
@@ -36,7 +41,9 @@ fn arm_key(exportable: bool, policy_data: &str) -> Value {
     json!({"id": key_id(), "properties": {
         "keyUri": "https://kv-a.vault.azure.net/keys/polaris-key",
         "attributes": {"enabled": true, "exportable": exportable},
-        "release_policy": {"contentType": "application/json; charset=utf-8", "data": policy_data}}})
+        "release_policy": {
+            "contentType": "application/json; charset=utf-8",
+            "data": policy_data}}})
 }
 
 #[tokio::test]

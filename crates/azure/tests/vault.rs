@@ -28,9 +28,12 @@ fn vault_body() -> Value {
 }
 
 fn deleted_path() -> String {
-    format!(
-        "/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/{NAME}"
-    )
+    format!("{}/deletedVaults/{NAME}", kv_location())
+}
+
+/// `/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope`.
+fn kv_location() -> String {
+    format!("/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope")
 }
 
 fn conflict() -> Reply {
@@ -38,8 +41,8 @@ fn conflict() -> Reply {
         409,
         "ConflictError",
         &format!(
-            "A vault with the same name already exists in deleted state. You need to either recover \
-         or purge existing key vault. Vault name: {NAME}"
+            "A vault with the same name already exists in deleted state. You need to either \
+             recover or purge existing key vault. Vault name: {NAME}"
         ),
     )
 }
@@ -209,9 +212,7 @@ async fn vault_delete_then_purge_is_followed_to_completion() {
     let v = vault(false, vault_body());
     let id = v.arm.id.clone();
     let purge = format!("{}/purge", deleted_path());
-    let result = format!(
-        "/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope/operationResults/p1"
-    );
+    let result = format!("{}/operationResults/p1", kv_location());
     fake.on("GET", &id, vec![Reply::json(200, live_vault(&id))]);
     fake.on("DELETE", &id, vec![Reply::empty(200)]);
     fake.on("POST", &purge, vec![Reply::empty(202).header("Location", &fake.url(&result))]);

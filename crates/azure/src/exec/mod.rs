@@ -259,3 +259,20 @@ fn failure(
 ) -> StepFailure {
     StepFailure { request_id, ..StepFailure::new(class, code, message) }
 }
+
+/// The worker runs `execute` inside `tokio::spawn` and behind `async_trait`, which need the
+/// future to be `Send` for every borrow lifetime. This compiles only while no future in the
+/// executor holds a closure-typed retry future (see `retry::with_retries`).
+#[cfg(test)]
+mod send_check {
+    fn require_send<T: Send + 'static>(_: T) {}
+
+    #[allow(dead_code)]
+    fn execute_future_is_send(
+        exec: super::ArmExecutor,
+        a: polaris_core::action::Action,
+        c: polaris_core::action::ExecContext,
+    ) {
+        require_send(async move { exec.execute(&a, &c).await });
+    }
+}

@@ -153,7 +153,7 @@ impl Invocation<'_> {
             Ok(found) => self.check_instance_view(op, found.body.as_ref(), found.request_id),
             // Best effort: the operation status is what this poll is about.
             Err(e) => {
-                debug!(error = %e, "cannot read the container group's instance view");
+                debug!(error = %e.summary(), "cannot read the container group's instance view");
                 Ok(())
             }
         }
