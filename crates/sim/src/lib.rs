@@ -21,8 +21,12 @@
 //! let sim = polaris_sim::Simulator::start(polaris_sim::SimConfig::default()).await?;
 //! let ca = reqwest::Certificate::from_pem(sim.ca_certificate_pem().as_bytes()).unwrap();
 //! let client = reqwest::Client::builder().add_root_certificate(ca).build().unwrap();
-//! let url = format!("{}/subscriptions/s/resourcegroups/rg?api-version=2024-03-01", sim.arm_endpoint());
-//! let response = client.put(url).bearer_auth("token").json(&serde_json::json!({"location": "westeurope"})).send().await;
+//! let url = format!(
+//!     "{}/subscriptions/s/resourcegroups/rg?api-version=2024-03-01",
+//!     sim.arm_endpoint()
+//! );
+//! let body = serde_json::json!({ "location": "westeurope" });
+//! let response = client.put(url).bearer_auth("token").json(&body).send().await;
 //! # drop(response);
 //! # Ok(())
 //! # }

@@ -74,7 +74,8 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: SimRequest) -> Reply {
     let reply = respond(shared, &req, &target, now).await;
     let reply = decorate(reply, &req, &target, now);
 
-    tracing::debug!(method = %req.method, path = %req.path, status = reply.status.as_u16(), "sim request");
+    let status = reply.status.as_u16();
+    tracing::debug!(method = %req.method, path = %req.path, status, "sim request");
     shared.log_request(&req, &reply, now);
     reply
 }
@@ -158,15 +159,27 @@ fn unauthorized(plane: Plane, tenant: &str) -> Reply {
         )
         .with_header(
             "WWW-Authenticate",
-            format!("Bearer authorization_uri=\"https://login.windows.net/{tenant}\", error=\"invalid_token\", error_description=\"The authentication failed because of missing 'Authorization' header.\""),
+            format!(
+                "Bearer authorization_uri=\"https://login.windows.net/{tenant}\", \
+                error=\"invalid_token\", error_description=\"The authentication failed because of \
+                    missing 'Authorization' header.\""
+            ),
         )
         .into_reply(),
-        Plane::KeyVault => ApiError::kv(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.")
-            .with_header(
-                "WWW-Authenticate",
-                format!("Bearer authorization=\"https://login.microsoftonline.com/{tenant}\", resource=\"https://vault.azure.net\""),
-            )
-            .into_reply(),
+        Plane::KeyVault => ApiError::kv(
+            401,
+            "Unauthorized",
+            "AKV10000: Request is missing a \
+            Bearer or PoP token.",
+        )
+        .with_header(
+            "WWW-Authenticate",
+            format!(
+                "Bearer authorization=\"https://login.microsoftonline.com/{tenant}\", \
+                    resource=\"https://vault.azure.net\""
+            ),
+        )
+        .into_reply(),
     }
 }
 

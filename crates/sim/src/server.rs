@@ -51,7 +51,8 @@ pub(crate) fn spawn_accept_loop(
                         match tls {
                             Some(acceptor) => match acceptor.accept(stream).await {
                                 Ok(stream) => serve_connection(stream, routes).await,
-                                Err(error) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                                Err(error) => tracing::debug!(%peer, %error, "TLS handshake \
+                                    failed"),
                             },
                             None => serve_connection(stream, routes).await,
                         }

@@ -361,8 +361,10 @@ impl SimHandle {
         world.keys.entry(seed.name.to_ascii_lowercase()).or_default();
     }
 
-    /// Stops the server and every container listener.
-    pub fn shutdown(self) {}
+    /// Stops the server and every container listener (the same as dropping the handle).
+    pub fn shutdown(self) {
+        drop(self);
+    }
 }
 
 impl Drop for SimHandle {

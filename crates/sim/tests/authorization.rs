@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{RELEASE_ROLE, SUB, rg_path, start, with_version};
+use common::{SUB, rg_path, start, with_version};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -14,7 +14,7 @@ fn assignment(scope: &str, name: &str) -> String {
 
 fn body(principal: &str) -> serde_json::Value {
     json!({ "properties": {
-        "roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{RELEASE_ROLE}"),
+        "roleDefinitionId": common::release_role_id(),
         "principalId": principal, "principalType": "ServicePrincipal" } })
 }
 

@@ -15,9 +15,11 @@ fn cvm(location: &str, encryption: Option<&str>) -> Value {
     }
     json!({ "location": location, "properties": {
         "hardwareProfile": { "vmSize": "Standard_NCC40ads_H100_v5" },
-        "securityProfile": { "securityType": "ConfidentialVM", "uefiSettings": { "secureBootEnabled": true, "vTpmEnabled": true } },
+        "securityProfile": { "securityType": "ConfidentialVM",
+            "uefiSettings": { "secureBootEnabled": true, "vTpmEnabled": true } },
         "storageProfile": { "osDisk": { "createOption": "FromImage", "managedDisk": managed } },
-        "osProfile": { "computerName": "vm", "adminUsername": "azureuser", "adminPassword": "P@ssw0rd!" },
+        "osProfile": { "computerName": "vm", "adminUsername": "azureuser",
+            "adminPassword": "P@ssw0rd!" },
     } })
 }
 

@@ -5,8 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    ALLOW_ALL_CCE, RELEASE_ROLE, SUB, Sim, exportable_key_body, rg_path, start, start_manual,
-    with_version,
+    ALLOW_ALL_CCE, SUB, Sim, exportable_key_body, rg_path, start, start_manual, with_version,
 };
 use polaris_sim::{Fault, FaultRule, LatencyProfile, OpTiming};
 use reqwest::StatusCode;
@@ -23,8 +22,10 @@ fn polaris_group(vault: &str, key: &str, identity: Option<&str>, port: u16) -> V
     let env = json!([
         { "name": "POLARIS_CONTAINER_KEY_TYPE", "value": "azure-skr" },
         { "name": "POLARIS_CONTAINER_WORKLOAD_BASE_URL", "value": "http://localhost:8000" },
-        { "name": "POLARIS_CONTAINER_AZURE_SKR_MAA_ENDPOINT", "value": "sharedweu.weu.attest.azure.net" },
-        { "name": "POLARIS_CONTAINER_AZURE_SKR_AKV_ENDPOINT", "value": format!("{vault}.vault.azure.net") },
+        { "name": "POLARIS_CONTAINER_AZURE_SKR_MAA_ENDPOINT",
+            "value": "sharedweu.weu.attest.azure.net" },
+        { "name": "POLARIS_CONTAINER_AZURE_SKR_AKV_ENDPOINT",
+            "value": format!("{vault}.vault.azure.net") },
         { "name": "POLARIS_CONTAINER_AZURE_SKR_KID", "secureValue": key },
     ]);
     let mut body = json!({
@@ -34,17 +35,23 @@ fn polaris_group(vault: &str, key: &str, identity: Option<&str>, port: u16) -> V
             "osType": "Linux",
             "confidentialComputeProperties": { "ccePolicy": ALLOW_ALL_CCE },
             "containers": [
-                { "name": "skr-sidecar-container", "properties": { "image": "mcr.microsoft.com/aci/skr:2.7",
-                    "command": ["/skr.sh"], "resources": { "requests": { "cpu": 1, "memoryInGB": 1 } } } },
-                { "name": "polaris-secure-proxy", "properties": { "image": "fr0ntierxpublic.azurecr.io/polaris-proxy:latest",
+                { "name": "skr-sidecar-container",
+                    "properties": { "image": "mcr.microsoft.com/aci/skr:2.7",
+                    "command": ["/skr.sh"], "resources": { "requests": { "cpu": 1,
+                        "memoryInGB": 1 } } } },
+                { "name": "polaris-secure-proxy",
+                    "properties": { "image": "fr0ntierxpublic.azurecr.io/polaris-proxy:latest",
                     "ports": [{ "port": port, "protocol": "TCP" }], "environmentVariables": env,
                     "resources": { "requests": { "cpu": 1, "memoryInGB": 1 } } } },
-                { "name": "workload", "properties": { "image": "registry.example/workload@sha256:abc",
+                { "name": "workload",
+                    "properties": { "image": "registry.example/workload@sha256:abc",
                     "environmentVariables": [{ "name": "HF_TOKEN", "secureValue": "hf_secret" }],
                     "resources": { "requests": { "cpu": 1, "memoryInGB": 4 } } } },
             ],
-            "imageRegistryCredentials": [{ "server": "registry.example", "username": "puller", "password": "hunter2" }],
-            "ipAddress": { "type": "Public", "dnsNameLabel": "polaris-demo", "ports": [{ "port": port, "protocol": "TCP" }] },
+            "imageRegistryCredentials": [{ "server": "registry.example", "username": "puller",
+                "password": "hunter2" }],
+            "ipAddress": { "type": "Public", "dnsNameLabel": "polaris-demo",
+                "ports": [{ "port": port, "protocol": "TCP" }] },
         },
     });
     if let Some(identity) = identity {
@@ -76,7 +83,7 @@ async fn key_release_setup(sim: &Sim, vault: &str, grant: bool) -> String {
             uuid::Uuid::new_v4()
         );
         let body = json!({ "properties": {
-            "roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{RELEASE_ROLE}"),
+            "roleDefinitionId": common::release_role_id(),
             "principalId": principal, "principalType": "ServicePrincipal" } });
         assert_eq!(
             sim.put(&with_version(&ra, "2022-04-01"), body).await.status,
@@ -123,7 +130,8 @@ async fn put_starts_pending_and_finishes_running_on_the_clock() {
 
     assert_eq!(created.status, StatusCode::CREATED);
     assert_eq!(created.body["properties"]["provisioningState"], "Pending");
-    assert!(status_url.contains(&format!("/subscriptions/{SUB}/providers/Microsoft.ContainerInstance/locations/westeurope/operations/")));
+    let operations = "/providers/Microsoft.ContainerInstance/locations/westeurope/operations/";
+    assert!(status_url.contains(&format!("/subscriptions/{SUB}{operations}")));
     assert_eq!(pending.body["status"], "InProgress");
     assert_eq!(done.body["status"], "Succeeded");
     assert_eq!(group["properties"]["provisioningState"], "Succeeded");
@@ -208,7 +216,11 @@ async fn seeded_vnet_with_undelegated_subnet_is_refused() {
     let sim = start().await;
     sim.create_group("app").await;
     let vnet = format!("{}/providers/Microsoft.Network/virtualNetworks/existing", rg_path("app"));
-    sim.handle.seed_resource(&vnet, json!({ "location": "westeurope", "properties": { "addressSpace": { "addressPrefixes": ["10.9.0.0/16"] } } }));
+    sim.handle.seed_resource(
+        &vnet,
+        json!({ "location": "westeurope",
+        "properties": { "addressSpace": { "addressPrefixes": ["10.9.0.0/16"] } } }),
+    );
     sim.handle.seed_resource(
         &format!("{vnet}/subnets/legacy"),
         json!({ "properties": { "addressPrefix": "10.9.1.0/24" } }),

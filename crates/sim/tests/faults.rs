@@ -197,8 +197,13 @@ async fn reset_connection_drops_the_request_without_doing_it() {
 
 #[tokio::test]
 async fn a_plan_loaded_from_json_applies_from_the_start() {
-    let plan = FaultPlan::from_json(r#"{"rules":[{"match":{"method":"PUT","path":{"regex":"(?i)/resourcegroups/busy$"}},
-        "fault":{"kind":"status","status":409,"code":"AnotherOperationInProgress","message":"busy"},"times":1}]}"#)
+    let plan = FaultPlan::from_json(
+        r#"{"rules":[{
+            "match":{"method":"PUT","path":{"regex":"(?i)/resourcegroups/busy$"}},
+            "fault":{"kind":"status","status":409,"code":"AnotherOperationInProgress",
+                     "message":"busy"},
+            "times":1}]}"#,
+    )
     .unwrap();
     let sim = common::start_with(SimConfig { faults: plan, ..SimConfig::default() }).await;
     let path = with_version(&rg_path("busy"), "2024-03-01");

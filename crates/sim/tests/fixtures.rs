@@ -17,6 +17,9 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fix
 /// Providers the simulator does not implement.
 const SKIPPED_PROVIDERS: &[&str] = &["Microsoft.ContainerRegistry"];
 
+const ROLE_DEFINITION: &str =
+    "/providers/Microsoft.Authorization/roleDefinitions/0b5fe924-9a61-425c-96af-cfe6e287ca2d";
+
 /// Keys that only carry pagination, absent when everything fits one page.
 const PAGINATION_KEYS: &[&str] = &["nextLink"];
 
@@ -102,10 +105,18 @@ fn seed_references(handle: &SimHandle, value: &Value, own: &str) {
             let vnet = segments[..at].join("/");
             let subnet = segments[..at + 2].join("/");
             handle.seed_resource(&vnet, json!({ "location": "westus" }));
-            handle.seed_resource(&subnet, json!({ "properties": { "addressPrefix": "10.0.0.0/24", "delegations": [
-                { "name": "aci", "properties": { "serviceName": "Microsoft.ContainerInstance/containerGroups" } }] } }));
+            handle.seed_resource(
+                &subnet,
+                json!({ "properties": { "addressPrefix": "10.0.0.0/24",
+                "delegations": [
+                common::aci_delegation("aci")] } }),
+            );
         } else {
-            handle.seed_resource(&id, json!({ "location": "westus", "properties": { "principalId": "p", "clientId": "c" } }));
+            handle.seed_resource(
+                &id,
+                json!({ "location": "westus",
+                "properties": { "principalId": "p", "clientId": "c" } }),
+            );
         }
     }
 }
@@ -134,26 +145,32 @@ fn collect_ids(value: &Value, out: &mut Vec<String>) {
 fn minimal_body(rtype: &str, name: &str) -> Value {
     match rtype {
         "virtualnetworks" => {
-            json!({ "location": "westus", "properties": { "addressSpace": { "addressPrefixes": ["10.0.0.0/16"] } } })
+            json!({ "location": "westus",
+                "properties": { "addressSpace": { "addressPrefixes": ["10.0.0.0/16"] } } })
         }
         "subnets" => json!({ "properties": { "addressPrefix": "10.0.0.0/24" } }),
         "securityrules" => {
-            json!({ "properties": { "protocol": "*", "access": "Allow", "direction": "Inbound", "priority": 100,
-            "sourcePortRange": "*", "destinationPortRange": "*", "sourceAddressPrefix": "*", "destinationAddressPrefix": "*" } })
+            json!({ "properties": { "protocol": "*", "access": "Allow", "direction": "Inbound",
+                "priority": 100,
+            "sourcePortRange": "*", "destinationPortRange": "*", "sourceAddressPrefix": "*",
+                "destinationAddressPrefix": "*" } })
         }
         "vaults" => {
-            json!({ "location": "westus", "properties": { "tenantId": common::TENANT, "sku": { "family": "A", "name": "premium" } } })
+            json!({ "location": "westus", "properties": { "tenantId": common::TENANT,
+                "sku": { "family": "A", "name": "premium" } } })
         }
         "keys" => json!({ "properties": { "kty": "RSA" } }),
         "containergroups" | "containers" => {
             json!({ "location": "westus", "properties": { "osType": "Linux",
-            "containers": [{ "name": name, "properties": { "image": "nginx", "resources": { "requests": { "cpu": 1, "memoryInGB": 1.5 } } } }] } })
+            "containers": [{ "name": name, "properties": { "image": "nginx",
+                "resources": { "requests": { "cpu": 1, "memoryInGB": 1.5 } } } }] } })
         }
         "virtualmachines" => {
-            json!({ "location": "westus", "properties": { "hardwareProfile": { "vmSize": "Standard_D2s_v3" } } })
+            json!({ "location": "westus",
+                "properties": { "hardwareProfile": { "vmSize": "Standard_D2s_v3" } } })
         }
         "roleassignments" => {
-            json!({ "properties": { "roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/0b5fe924-9a61-425c-96af-cfe6e287ca2d",
+            json!({ "properties": { "roleDefinitionId": ROLE_DEFINITION,
             "principalId": "ce2ce14e-85d7-4629-bdbc-454d0519d987" } })
         }
         _ => json!({ "location": "westus" }),
@@ -285,13 +302,17 @@ async fn replace_template_expressions(handle: &SimHandle, value: &mut Value) {
     match value {
         Value::String(s) if s.starts_with("[resourceId(") => {
             let vnet = format!(
-                "/subscriptions/{}/resourceGroups/demo/providers/Microsoft.Network/virtualNetworks/vnet",
+                "/subscriptions/{}/resourceGroups/demo\
+                 /providers/Microsoft.Network/virtualNetworks/vnet",
                 common::SUB
             );
             let subnet = format!("{vnet}/subnets/aci");
             handle.seed_resource(&vnet, json!({ "location": "westus" }));
-            handle.seed_resource(&subnet, json!({ "properties": { "delegations": [
-                { "name": "aci", "properties": { "serviceName": "Microsoft.ContainerInstance/containerGroups" } }] } }));
+            handle.seed_resource(
+                &subnet,
+                json!({ "properties": { "delegations": [
+                common::aci_delegation("aci")] } }),
+            );
             *s = subnet;
         }
         Value::Array(items) => {
@@ -414,7 +435,8 @@ async fn prepare_data_plane(
     }
     let key = param_str(params, "key-name").unwrap();
     let create = json!({ "kty": "RSA-HSM", "key_size": 2048, "attributes": { "exportable": true },
-        "release_policy": { "contentType": "application/json; charset=utf-8", "data": common::release_policy_b64() } });
+        "release_policy": { "contentType": "application/json; \
+            charset=utf-8", "data": common::release_policy_b64() } });
     let created = handle
         .seed_request("POST", &format!("/kv/{vault}/keys/{key}/create?api-version=7.5"), create)
         .await

@@ -2,9 +2,7 @@
 
 mod common;
 
-use common::{
-    RELEASE_ROLE, SUB, Sim, exportable_key_body, release_policy_b64, rg_path, start, with_version,
-};
+use common::{SUB, Sim, exportable_key_body, release_policy_b64, rg_path, start, with_version};
 use polaris_sim::DeletedVaultSeed;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -14,7 +12,8 @@ const KV: &str = "2023-07-01";
 fn deleted_path(name: &str) -> String {
     with_version(
         &format!(
-            "/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/{name}"
+            "/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope\
+             /deletedVaults/{name}"
         ),
         KV,
     )
@@ -83,8 +82,12 @@ async fn deleted_vault_blocks_its_name_until_recovered_with_its_keys() {
         "{vault}/providers/Microsoft.Authorization/roleAssignments/{}",
         uuid::Uuid::new_v4()
     );
-    sim.put(&with_version(&ra, "2022-04-01"), json!({ "properties": {
-        "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{RELEASE_ROLE}"), "principalId": "p1" } })).await;
+    sim.put(
+        &with_version(&ra, "2022-04-01"),
+        json!({ "properties": {
+        "roleDefinitionId": common::release_role_id(), "principalId": "p1" } }),
+    )
+    .await;
 
     let deleted = sim.delete(&with_version(&vault, KV)).await;
     let listed = sim.get(&deleted_path("kv-soft")).await;
@@ -151,7 +154,8 @@ async fn purge_is_refused_with_purge_protection_and_frees_the_name_without() {
     let purge = |name: &str| {
         with_version(
             &format!(
-                "/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/{name}/purge"
+                "/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope\
+                 /deletedVaults/{name}/purge"
             ),
             KV,
         )
@@ -322,8 +326,10 @@ async fn data_plane_release_needs_an_exportable_key_and_api_version_7_3() {
     sim.create_group("kv").await;
     sim.create_vault("kv", "kv-skr", "premium", json!({})).await;
     let kv = sim.handle.keyvault_endpoint_for("kv-skr");
-    let exportable = json!({ "kty": "RSA-HSM", "key_size": 4096, "attributes": { "exportable": true },
-        "release_policy": { "contentType": "application/json; charset=utf-8", "data": release_policy_b64() } });
+    let exportable = json!({ "kty": "RSA-HSM", "key_size": 4096,
+        "attributes": { "exportable": true },
+        "release_policy": { "contentType": "application/json; \
+            charset=utf-8", "data": release_policy_b64() } });
 
     let old_api =
         sim.post(&format!("{kv}/keys/skr/create?api-version=7.2"), Some(exportable.clone())).await;
@@ -372,7 +378,8 @@ async fn data_plane_patch_updates_release_policy_only_on_exportable_keys() {
     let kv = sim.handle.keyvault_endpoint_for("kv-patch");
     sim.post(&format!("{kv}/keys/plain/create?api-version=7.5"), Some(json!({ "kty": "RSA" })))
         .await;
-    let policy = json!({ "release_policy": { "contentType": "application/json; charset=utf-8", "data": release_policy_b64() } });
+    let policy = json!({ "release_policy": { "contentType": "application/json; \
+        charset=utf-8", "data": release_policy_b64() } });
 
     let refused = sim
         .send(reqwest::Method::PATCH, &format!("{kv}/keys/plain/?api-version=7.5"), Some(policy))

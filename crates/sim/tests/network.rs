@@ -28,7 +28,7 @@ async fn vnet_put_is_tracked_through_azure_async_operation_on_the_clock() {
         "properties": {
             "addressSpace": { "addressPrefixes": ["10.0.0.0/16"] },
             "subnets": [{ "name": "aci", "properties": { "addressPrefix": "10.0.1.0/24",
-                "delegations": [{ "name": "d", "properties": { "serviceName": "Microsoft.ContainerInstance/containerGroups" } }] } }],
+                "delegations": [common::aci_delegation("d")] } }],
         },
     });
 
@@ -65,9 +65,12 @@ async fn delete_answers_202_with_location_then_200_and_the_resource_is_gone() {
         &format!("{}/providers/Microsoft.Network/networkSecurityGroups/nsg1", rg_path("net")),
         "2024-01-01",
     );
-    let body = json!({ "location": "westeurope", "properties": { "securityRules": [{ "name": "allow-proxy",
-        "properties": { "priority": 100, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
-            "sourcePortRange": "*", "destinationPortRange": "3000", "sourceAddressPrefix": "*", "destinationAddressPrefix": "*" } }] } });
+    let body = json!({ "location": "westeurope",
+        "properties": { "securityRules": [{ "name": "allow-proxy",
+        "properties": { "priority": 100, "direction": "Inbound", "access": "Allow",
+            "protocol": "Tcp",
+            "sourcePortRange": "*", "destinationPortRange": "3000", "sourceAddressPrefix": "*",
+                "destinationAddressPrefix": "*" } }] } });
     sim.put(&path, body).await;
     sim.advance(Duration::from_secs(30)).await;
 
@@ -109,9 +112,12 @@ async fn standalone_subnet_put_keeps_delegation_and_nsg_reference() {
         )
         .await;
     let created = sim
-        .put(&with_version(&subnet, "2024-01-01"), json!({ "properties": { "addressPrefix": "10.0.2.0/24",
+        .put(
+            &with_version(&subnet, "2024-01-01"),
+            json!({ "properties": { "addressPrefix": "10.0.2.0/24",
             "networkSecurityGroup": { "id": nsg },
-            "delegations": [{ "name": "d", "properties": { "serviceName": "Microsoft.ContainerInstance/containerGroups" } }] } }))
+            "delegations": [common::aci_delegation("d")] } }),
+        )
         .await;
     sim.wait_async(&created.header("azure-asyncoperation").unwrap()).await;
     let vnet = sim
@@ -139,7 +145,8 @@ async fn subnet_with_a_container_group_cannot_be_deleted_until_the_group_is_gone
         format!("{}/providers/Microsoft.ContainerInstance/containerGroups/g1", rg_path("net"));
     let body = json!({ "location": "westeurope", "properties": {
         "osType": "Linux", "subnetIds": [{ "id": subnet }],
-        "containers": [{ "name": "c", "properties": { "image": "x", "resources": { "requests": { "cpu": 1, "memoryInGB": 1 } } } }],
+        "containers": [{ "name": "c", "properties": { "image": "x",
+            "resources": { "requests": { "cpu": 1, "memoryInGB": 1 } } } }],
         "ipAddress": { "type": "Private", "ports": [{ "port": 3000, "protocol": "TCP" }] } } });
     let put = sim.put(&with_version(&group, "2023-05-01"), body).await;
     assert_eq!(put.status, StatusCode::CREATED, "{:?}", put.body);
@@ -189,8 +196,13 @@ async fn public_ip_and_nic_get_generated_addresses_and_references_are_checked() 
         )
         .await;
     let nic_put = sim
-        .put(&with_version(&nic, "2024-01-01"), json!({ "location": "westeurope", "properties": { "ipConfigurations": [
-            { "name": "ip", "properties": { "subnet": { "id": subnet }, "publicIPAddress": { "id": pip } } }] } }))
+        .put(
+            &with_version(&nic, "2024-01-01"),
+            json!({ "location": "westeurope",
+            "properties": { "ipConfigurations": [
+            { "name": "ip", "properties": { "subnet": { "id": subnet },
+                "publicIPAddress": { "id": pip } } }] } }),
+        )
         .await;
     let pip_delete = sim.delete(&with_version(&pip, "2024-01-01")).await;
 
@@ -220,7 +232,13 @@ async fn vnet_put_without_a_subnet_deletes_it() {
         "2024-01-01",
     );
 
-    let updated = sim.put(&path, json!({ "location": "westeurope", "properties": { "addressSpace": { "addressPrefixes": ["10.0.0.0/16"] } } })).await;
+    let updated = sim
+        .put(
+            &path,
+            json!({ "location": "westeurope",
+        "properties": { "addressSpace": { "addressPrefixes": ["10.0.0.0/16"] } } }),
+        )
+        .await;
 
     assert_eq!(updated.status, StatusCode::OK);
     assert_eq!(updated.body["properties"]["subnets"], json!([]));

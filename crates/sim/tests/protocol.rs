@@ -154,7 +154,8 @@ async fn names_match_case_insensitively_and_keep_their_casing() {
     let sim = start().await;
     sim.create_group("Rg-Case").await;
     let path = format!(
-        "/subscriptions/{SUB}/resourceGroups/Rg-Case/providers/Microsoft.ManagedIdentity/userAssignedIdentities/MyIdentity"
+        "/subscriptions/{SUB}/resourceGroups/Rg-Case\
+         /providers/Microsoft.ManagedIdentity/userAssignedIdentities/MyIdentity"
     );
 
     sim.put(&with_version(&path, "2023-01-31"), json!({ "location": "westeurope" })).await;

@@ -38,7 +38,8 @@ fn validate(ctx: &Ctx, world: &World, request: &Value, location: &str) -> Result
             .and_then(Value::as_str);
         if encryption.is_none_or(str::is_empty) {
             return Err(invalid(
-                "Required parameter 'osDisk.managedDisk.securityProfile.securityEncryptionType' is missing (null) for a VM with securityType 'ConfidentialVM'.",
+                "Required parameter 'osDisk.managedDisk.securityProfile.securityEncryptionType' \
+                    is missing (null) for a VM with securityType 'ConfidentialVM'.",
             ));
         }
         let uefi =
@@ -60,7 +61,8 @@ fn validate(ctx: &Ctx, world: &World, request: &Value, location: &str) -> Result
                 409,
                 "SkuNotAvailable",
                 format!(
-                    "The requested VM size '{size}' is currently not available in location '{location}'."
+                    "The requested VM size '{size}' is currently not available in location \
+                        '{location}'."
                 ),
             ));
         }

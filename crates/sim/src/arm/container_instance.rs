@@ -135,7 +135,8 @@ fn confidential_policy(props: &Value) -> Result<Option<String>, ApiError> {
         _ => Err(ApiError::arm(
             400,
             "InvalidCcePolicy",
-            "The CCE policy is not valid: the CCE policy cannot be empty and must be base64 encoded for confidential container groups.",
+            "The CCE policy is not valid: the CCE policy cannot be empty and must be base64 \
+                encoded for confidential container groups.",
         )),
     }
 }
@@ -153,7 +154,8 @@ fn check_subnets(world: &World, props: &Value) -> Result<Vec<String>, ApiError> 
                 400,
                 "SubnetMissingRequiredDelegation",
                 format!(
-                    "Subnet '{id}' lacks the required delegation 'Microsoft.ContainerInstance/containerGroups'."
+                    "Subnet '{id}' lacks the required delegation \
+                        'Microsoft.ContainerInstance/containerGroups'."
                 ),
             ));
         }

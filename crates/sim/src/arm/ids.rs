@@ -104,7 +104,8 @@ pub(crate) enum ArmPath {
     Unknown,
 }
 
-/// `/subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{type}/{name}[/{type}/{name}]*[/{tail}]`.
+/// `/subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{type}/{name}`, optionally
+/// followed by more `/{type}/{name}` pairs and one trailing type or action segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ResourceRef {
     pub sub: String,
@@ -271,7 +272,8 @@ mod tests {
     #[test]
     fn parses_nested_resource_and_builds_canonical_id() {
         let path = segs(
-            "/subscriptions/s1/resourcegroups/RG/providers/microsoft.network/VIRTUALNETWORKS/v1/SUBNETS/s1",
+            "/subscriptions/s1/resourcegroups/RG/providers/microsoft.network\
+             /VIRTUALNETWORKS/v1/SUBNETS/s1",
         );
 
         let ArmPath::Resource(r) = parse(&path) else { panic!("not a resource path") };
@@ -280,7 +282,8 @@ mod tests {
         assert!(!r.is_collection());
         assert_eq!(
             r.id(),
-            "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/v1/subnets/s1"
+            "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Network\
+             /virtualNetworks/v1/subnets/s1"
         );
         assert_eq!(
             r.id_at(1),
@@ -291,7 +294,8 @@ mod tests {
     #[test]
     fn parses_role_assignments_at_any_scope() {
         let path = segs(
-            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/providers/Microsoft.Authorization/roleAssignments/abc",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv\
+             /providers/Microsoft.Authorization/roleAssignments/abc",
         );
 
         let parsed = parse(&path);

@@ -11,7 +11,7 @@ use super::{base_body, put_status, require_location};
 use crate::context::Ctx;
 use crate::error::{ApiError, Plane};
 use crate::keyvault::arm_view::{self, purge_protected};
-use crate::keyvault::store::{Key, KeySpec, VaultKeys};
+use crate::keyvault::store::{Key, KeySpec};
 use crate::reply::Reply;
 use crate::state::operations::OpKind;
 use crate::state::{DeletedVault, Resource, World, rfc3339};
@@ -48,7 +48,8 @@ fn vault_name_taken(name: &str) -> ApiError {
         409,
         "VaultAlreadyExists",
         format!(
-            "The vault name '{name}' is already in use. Vault names are globally unique so it is possible that the name is already taken."
+            "The vault name '{name}' is already in use. Vault names are globally unique so it is \
+                possible that the name is already taken."
         ),
     )
 }
@@ -66,7 +67,8 @@ fn put_vault(world: &mut World, ctx: &mut Ctx, r: &ResourceRef) -> Result<Reply,
         return Err(ApiError::arm(
             400,
             "BadRequest",
-            "The property \"enablePurgeProtection\" cannot be set to false. Enabling the purge protection for a vault is an irreversible action.",
+            "The property \"enablePurgeProtection\" cannot be set to false. Enabling the purge \
+                protection for a vault is an irreversible action.",
         ));
     }
     if existing.is_none() && world.vault_by_name(&name).is_some() {
@@ -83,7 +85,8 @@ fn put_vault(world: &mut World, ctx: &mut Ctx, r: &ResourceRef) -> Result<Reply,
                 409,
                 "ConflictError",
                 format!(
-                    "Exist soft deleted vault with the same name. Vault name '{name}' is held by a soft-deleted vault; recover it with createMode 'recover' or purge it."
+                    "Exist soft deleted vault with the same name. Vault name '{name}' is held by \
+                        a soft-deleted vault; recover it with createMode 'recover' or purge it."
                 ),
             ));
         }
@@ -125,7 +128,7 @@ fn put_vault(world: &mut World, ctx: &mut Ctx, r: &ResourceRef) -> Result<Reply,
     body["properties"]["provisioningState"] = json!("RegisteringDns");
     body["properties"].as_object_mut().expect("object").remove("createMode");
     world.insert(Resource::new(&id, types::VAULT, body));
-    world.keys.entry(lower).or_insert_with(VaultKeys::default);
+    world.keys.entry(lower).or_default();
 
     // The vault PUT is an LRO without polling headers: clients poll the vault itself.
     let op_key = format!("{}:PUT", types::VAULT);
@@ -234,7 +237,12 @@ pub(crate) fn soft_delete(world: &mut World, vault: &Resource, now: OffsetDateTi
 
 fn deleted_body(v: &DeletedVault) -> Value {
     json!({
-        "id": format!("/subscriptions/{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}", v.subscription, short_location(&v.location), v.name),
+        "id": format!(
+            "/subscriptions/{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}",
+            v.subscription,
+            short_location(&v.location),
+            v.name
+        ),
         "name": v.name,
         "type": "Microsoft.KeyVault/deletedVaults",
         "properties": {
@@ -293,7 +301,8 @@ pub(crate) fn deleted_vault(
             409,
             "MethodNotAllowed",
             format!(
-                "Operation 'DeletedVaultPurge' is not allowed. The vault '{name}' has purge protection enabled; it will be purged on {}.",
+                "Operation 'DeletedVaultPurge' is not allowed. The vault '{name}' has purge \
+                    protection enabled; it will be purged on {}.",
                 rfc3339(deleted.scheduled_purge_date)
             ),
         ));

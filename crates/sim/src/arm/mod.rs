@@ -55,7 +55,8 @@ fn resource(world: &mut World, ctx: &mut Ctx, r: &ResourceRef) -> Result<Reply, 
             409,
             "ResourceGroupBeingDeleted",
             format!(
-                "The resource group '{}' is in deprovisioning state and cannot perform this operation.",
+                "The resource group '{}' is in deprovisioning state and cannot perform this \
+                    operation.",
                 r.group
             ),
         ));

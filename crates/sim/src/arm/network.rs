@@ -177,7 +177,8 @@ fn subnet_body(
         .into_iter()
         .map(|d| {
             let dname = d.get("name").and_then(Value::as_str).unwrap_or("delegation").to_string();
-            let service = d.pointer("/properties/serviceName").and_then(Value::as_str).unwrap_or_default().to_string();
+            let service = d.pointer("/properties/serviceName").and_then(Value::as_str);
+            let service = service.unwrap_or_default().to_string();
             let actions = if service.eq_ignore_ascii_case(ACI_SERVICE) {
                 json!(["Microsoft.Network/virtualNetworks/subnets/action"])
             } else {
@@ -187,7 +188,11 @@ fn subnet_body(
                 "name": dname,
                 "id": format!("{id}/delegations/{dname}"),
                 "type": "Microsoft.Network/virtualNetworks/subnets/delegations",
-                "properties": { "serviceName": service, "actions": actions, "provisioningState": "Succeeded" },
+                "properties": {
+                    "serviceName": service,
+                    "actions": actions,
+                    "provisioningState": "Succeeded",
+                },
             })
         })
         .collect();
@@ -356,7 +361,9 @@ fn ensure_exists(world: &World, target: &str, referrer: &str) -> Result<(), ApiE
         400,
         "InvalidResourceReference",
         format!(
-            "Resource {target} referenced by resource {referrer} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region."
+            "Resource {target} referenced by resource {referrer} was not found. Please make sure \
+                that the referenced resource exists, and that both resources are in the same \
+                region."
         ),
     ))
 }
@@ -367,7 +374,8 @@ fn ensure_unused(world: &World, id: &str, code: &str) -> Result<(), ApiError> {
             400,
             code,
             format!(
-                "{} {id} is in use by {user} and cannot be deleted. In order to delete the resource, remove all resources that use it.",
+                "{} {id} is in use by {user} and cannot be deleted. In order to delete the \
+                    resource, remove all resources that use it.",
                 code.trim_start_matches("InUse").trim_end_matches("CannotBeDeleted")
             ),
         )),

@@ -42,13 +42,12 @@ pub(crate) fn group(
     let method = ctx.req.method.clone();
 
     match method {
-        Method::GET | Method::HEAD => match world.resources.get(&gkey) {
-            Some(g) if method == Method::HEAD => {
-                let _ = g;
-                Ok(Reply::empty(StatusCode::NO_CONTENT))
-            }
+        Method::HEAD if world.resources.contains_key(&gkey) => {
+            Ok(Reply::empty(StatusCode::NO_CONTENT))
+        }
+        Method::HEAD => Ok(Reply::empty(StatusCode::NOT_FOUND)),
+        Method::GET => match world.resources.get(&gkey) {
             Some(g) => Ok(Reply::ok(g.body.clone())),
-            None if method == Method::HEAD => Ok(Reply::empty(StatusCode::NOT_FOUND)),
             None => Err(ApiError::group_not_found(name)),
         },
         Method::PUT => put(world, ctx, sub, name),
@@ -79,7 +78,8 @@ fn put(world: &mut World, ctx: &Ctx, sub: &str, name: &str) -> Result<Reply, Api
             409,
             "ResourceGroupBeingDeleted",
             format!(
-                "The resource group '{name}' is in deprovisioning state and cannot perform this operation."
+                "The resource group '{name}' is in deprovisioning state and cannot perform this \
+                    operation."
             ),
         ));
     }
@@ -90,7 +90,8 @@ fn put(world: &mut World, ctx: &Ctx, sub: &str, name: &str) -> Result<Reply, Api
             409,
             "InvalidResourceGroupLocation",
             format!(
-                "Invalid resource group location '{location}'. The Resource group already exists in location '{}'.",
+                "Invalid resource group location '{location}'. The Resource group already exists \
+                    in location '{}'.",
                 g.location().unwrap_or_default()
             ),
         ));

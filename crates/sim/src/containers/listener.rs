@@ -77,7 +77,8 @@ pub(crate) async fn start(shared: &Arc<Shared>, group_key: &str) {
                 return;
             }
             Err(error) => {
-                tracing::debug!(group = group_key, %ip, %error, attempt, "bind failed, trying another address");
+                tracing::debug!(group = group_key, %ip, %error, attempt, "bind failed, trying \
+                    another address");
                 ip = shared.world().loopback_ip();
             }
         }

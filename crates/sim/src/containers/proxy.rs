@@ -174,7 +174,8 @@ fn azure_skr(
     let key_id = format!("{}/keys/{}", vault.id, key.name);
     if !may_release(world, vault, &key_id, &principals) {
         return Err(format!(
-            "Forbidden: identity {} is not authorized to release key '{key_name}' (no Key Vault Crypto Service Release User role assignment at the key or vault scope)",
+            "Forbidden: identity {} is not authorized to release key '{key_name}' (no Key Vault \
+                Crypto Service Release User role assignment at the key or vault scope)",
             principals.join(", ")
         ));
     }

@@ -172,7 +172,8 @@ impl DataPlane<'_> {
                 409,
                 "Conflict",
                 format!(
-                    "Key {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged."
+                    "Key {name} is currently in a deleted but recoverable state, and its name \
+                        cannot be reused; in this state, the key can only be recovered or purged."
                 ),
             ));
         }
@@ -251,7 +252,10 @@ impl DataPlane<'_> {
                     "AKV.SKR.1005: Non-exportable keys must not have a release policy.",
                 ));
             }
-            let policy = policy.ok_or_else(|| bad("AKV.SKR.1004: Exportable keys must have a release policy; the release policy is missing or empty."))?;
+            let policy = policy.ok_or_else(|| {
+                bad("AKV.SKR.1004: Exportable keys must have a \
+                release policy; the release policy is missing or empty.")
+            })?;
             if target.release_policy.as_ref().is_some_and(|p| p.immutable && p.data != policy.data)
             {
                 return Err(bad(
@@ -292,7 +296,10 @@ impl DataPlane<'_> {
         let policy = key.rotation_policy.clone().unwrap_or_else(|| {
             json!({
                 "id": format!("{base}/keys/{}/rotationpolicy", key.name),
-                "lifetimeActions": [{ "trigger": { "timeBeforeExpiry": "P30D" }, "action": { "type": "Notify" } }],
+                "lifetimeActions": [{
+                    "trigger": { "timeBeforeExpiry": "P30D" },
+                    "action": { "type": "Notify" },
+                }],
                 "attributes": { "expiryTime": null },
             })
         });
@@ -385,7 +392,9 @@ impl DataPlane<'_> {
             return Err(ApiError::kv(
                 403,
                 "Forbidden",
-                "Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.",
+                "Operation \"purge\" is not allowed because purge protection is enabled for this \
+                    vault. Key Vault service will automatically purge it after the retention \
+                    period has passed.",
             ));
         }
         self.store.keys.remove(&name.to_ascii_lowercase());

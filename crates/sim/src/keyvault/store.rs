@@ -267,7 +267,8 @@ mod tests {
         let body = json!({
             "kty": kty,
             "attributes": { "exportable": exportable },
-            "release_policy": policy.map(|d| json!({ "contentType": "application/json", "data": d })),
+            "release_policy":
+                policy.map(|d| json!({ "contentType": "application/json", "data": d })),
         });
         KeySpec::from_data_plane(&body)
     }

@@ -16,6 +16,17 @@ pub const RELEASE_ROLE: &str = "08bbd89e-9f13-488c-ac41-acfcb10c90ab";
 pub const ALLOW_ALL_CCE: &str =
     "eyJhbGxvd19hbGwiOiB0cnVlLCAiY29udGFpbmVycyI6IHsibGVuZ3RoIjogMCwgImVsZW1lbnRzIjogbnVsbH19";
 
+/// Role definition id of "Key Vault Crypto Service Release User" in `SUB`.
+pub fn release_role_id() -> String {
+    format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{RELEASE_ROLE}")
+}
+
+/// A subnet delegation to container groups, as our orchestrator sends it.
+pub fn aci_delegation(name: &str) -> Value {
+    let service = "Microsoft.ContainerInstance/containerGroups";
+    json!({ "name": name, "properties": { "serviceName": service } })
+}
+
 pub struct Sim {
     pub handle: SimHandle,
     pub client: Client,
@@ -150,17 +161,14 @@ impl Sim {
 
     /// Creates a VNet with one subnet, delegated to ACI when `aci` is set; returns the subnet id.
     pub async fn create_subnet(&self, rg: &str, vnet: &str, subnet: &str, aci: bool) -> String {
-        let delegations = if aci {
-            json!([{ "name": "aci", "properties": { "serviceName": "Microsoft.ContainerInstance/containerGroups" } }])
-        } else {
-            json!([])
-        };
+        let delegations = if aci { json!([aci_delegation("aci")]) } else { json!([]) };
         let path = format!("{}/providers/Microsoft.Network/virtualNetworks/{vnet}", rg_path(rg));
         let body = json!({
             "location": "westeurope",
             "properties": {
                 "addressSpace": { "addressPrefixes": ["10.0.0.0/16"] },
-                "subnets": [{ "name": subnet, "properties": { "addressPrefix": "10.0.1.0/24", "delegations": delegations } }],
+                "subnets": [{ "name": subnet, "properties": { "addressPrefix": "10.0.1.0/24",
+                    "delegations": delegations } }],
             },
         });
         let resp = self.put(&with_version(&path, "2024-01-01"), body).await;
@@ -185,7 +193,8 @@ impl Sim {
     /// Creates a vault and waits until it is provisioned; returns its id.
     pub async fn create_vault(&self, rg: &str, name: &str, sku: &str, extra: Value) -> String {
         let path = format!("{}/providers/Microsoft.KeyVault/vaults/{name}", rg_path(rg));
-        let mut properties = json!({ "tenantId": TENANT, "sku": { "family": "A", "name": sku }, "enableRbacAuthorization": true });
+        let mut properties = json!({ "tenantId": TENANT, "sku": { "family": "A", "name": sku },
+            "enableRbacAuthorization": true });
         for (k, v) in extra.as_object().cloned().unwrap_or_default() {
             properties[k] = v;
         }
@@ -197,9 +206,8 @@ impl Sim {
             .await;
         assert!(resp.status.is_success(), "{:?}", resp.body);
         for _ in 0..100 {
-            if self.get(&with_version(&path, "2023-07-01")).await.body["properties"]["provisioningState"]
-                == "Succeeded"
-            {
+            let read = self.get(&with_version(&path, "2023-07-01")).await;
+            if read.body["properties"]["provisioningState"] == "Succeeded" {
                 return path;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -226,6 +234,7 @@ pub fn exportable_key_body() -> Value {
         "keySize": 4096,
         "keyOps": ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
         "attributes": { "exportable": true },
-        "release_policy": { "contentType": "application/json; charset=utf-8", "data": release_policy_b64() },
+        "release_policy": { "contentType": "application/json; \
+            charset=utf-8", "data": release_policy_b64() },
     }})
 }
