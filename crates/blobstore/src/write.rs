@@ -28,8 +28,8 @@ pub(crate) async fn put(
 /// Create-only. No lease is presented: a leased blob exists, and existence alone fails the
 /// precondition, so the answer is `AlreadyExists` either way (409 or 412 by service).
 async fn create(store: &BlobStateStore, key: &str, body: Vec<u8>) -> Result<ETag, StoreError> {
-    let options =
-        BlockBlobClientUploadOptions { if_none_match: Some(Etag::from("*")), ..Default::default() };
+    let if_none_match = Some(Etag::from("*"));
+    let options = BlockBlobClientUploadOptions { if_none_match, ..Default::default() };
     let content = RequestContent::from(body);
 
     match store.blob(key).block_blob_client().upload(content, Some(options)).await {

@@ -81,26 +81,32 @@ impl ServiceBusSender {
             attempts.fetch_add(1, Ordering::Relaxed);
             self.attempt(&header, body.clone()).await
         };
+        let next_wait = |failure: &Failure, backoff: Option<Duration>| {
+            self.retry.next_wait(failure.retry_after(), backoff, &mut waited)
+        };
+        let id = message.message_id.as_str();
         let outcome = attempt
             .retry(self.retry.backoff())
             .sleep(tokio::time::sleep)
             .when(Failure::is_retryable)
-            .adjust(|failure, backoff| self.retry.next_wait(failure.retry_after(), backoff, &mut waited))
+            .adjust(next_wait)
             .notify(|failure, wait| {
-                tracing::warn!(url = %self.url, id = %message.message_id, %failure, ?wait, "send retried");
+                tracing::warn!(url = %self.url, id, %failure, ?wait, "send will be retried");
             })
             .await;
 
         let attempts = attempts.load(Ordering::Relaxed);
         match outcome {
             Ok(()) => {
-                tracing::debug!(url = %self.url, id = %message.message_id, attempts, "sent");
+                tracing::debug!(url = %self.url, id, attempts, "sent");
                 Ok(())
             }
             Err(Failure::Final(err)) => Err(err),
-            Err(Failure::Transient { reason, .. }) => Err(SendError::Unavailable {
-                message: format!("POST {} gave up after {attempts} attempt(s): {reason}", self.url),
-            }),
+            Err(Failure::Transient { reason, .. }) => {
+                let url = &self.url;
+                let message = format!("POST {url} gave up after {attempts} attempt(s): {reason}");
+                Err(SendError::Unavailable { message })
+            }
         }
     }
 

@@ -45,8 +45,9 @@ pub fn azurite() -> &'static Azurite {
 fn external() -> Option<Azurite> {
     let url = std::env::var("AZURITE_BLOB_URL").ok()?;
     let account_url = Url::parse(url.trim_end_matches('/')).expect("AZURITE_BLOB_URL is a URL");
-    let ca_path = std::env::var("AZURITE_CA_CERT")
-        .expect("AZURITE_BLOB_URL needs AZURITE_CA_CERT: the PEM of the CA Azurite's cert chains to");
+    let ca_path = std::env::var("AZURITE_CA_CERT").expect(
+        "AZURITE_BLOB_URL needs AZURITE_CA_CERT: the PEM of the CA Azurite's cert chains to",
+    );
     let ca_pem = std::fs::read_to_string(&ca_path).expect("AZURITE_CA_CERT is readable");
     Some(Azurite { account_url, ca_pem, version: "external".to_owned(), _supervisor: None })
 }
@@ -105,9 +106,14 @@ fn start() -> Azurite {
     let stdin = child.stdin.take().expect("piped stdin");
 
     wait_for_port(port, &dir.join("azurite.log"));
-    let account_url = Url::parse(&format!("https://127.0.0.1:{port}/devstoreaccount1"))
-        .expect("account URL");
-    Azurite { account_url, ca_pem: pki.ca_pem, version, _supervisor: Some(Mutex::new((child, stdin))) }
+    let account_url =
+        Url::parse(&format!("https://127.0.0.1:{port}/devstoreaccount1")).expect("account URL");
+    Azurite {
+        account_url,
+        ca_pem: pki.ca_pem,
+        version,
+        _supervisor: Some(Mutex::new((child, stdin))),
+    }
 }
 
 fn version_of(bin: &Path) -> String {
@@ -137,7 +143,7 @@ fn wait_for_port(port: u16, log: &Path) {
     if let Ok(mut file) = std::fs::File::open(log) {
         let _ = file.read_to_string(&mut text);
     }
-    panic!("Azurite did not listen on 127.0.0.1:{port} within {START_TIMEOUT:?}; its log:\n{text}");
+    panic!("Azurite did not listen on 127.0.0.1:{port} in {START_TIMEOUT:?}; its log:\n{text}");
 }
 
 /// Runs the conformance check on a thread with its own runtime: the caller may be inside a
@@ -161,7 +167,8 @@ async fn conformance(account_url: Url, options: azure_core::http::ClientOptions)
     url.path_segments_mut().expect("base URL").push(&unique_container("conformance"));
     let options = BlobContainerClientOptions { client_options: options, ..Default::default() };
     let credential = Arc::new(StorageTestCredential);
-    let container = BlobContainerClient::new(url, Some(credential), Some(options)).expect("client");
+    let container = BlobContainerClient::new(url, Some(credential), Some(options));
+    let container = container.expect("client");
     container.create(None).await.expect("create the conformance container");
     let blob = container.blob_client("missing");
 
@@ -179,8 +186,10 @@ async fn conformance(account_url: Url, options: azure_core::http::ClientOptions)
         assert!(!blob.exists().await.expect("exists"), "`If-Match: {tag}` created the blob");
     }
 
-    let create =
-        || BlockBlobClientUploadOptions { if_none_match: Some(Etag::from("*")), ..Default::default() };
+    let create = || BlockBlobClientUploadOptions {
+        if_none_match: Some(Etag::from("*")),
+        ..Default::default()
+    };
     blob.upload(RequestContent::from(b"1".to_vec()), Some(create())).await.expect("first create");
     let second = blob.upload(RequestContent::from(b"2".to_vec()), Some(create())).await;
     let status = second.err().and_then(|e| e.http_status()).map(u16::from);

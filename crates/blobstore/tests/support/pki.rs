@@ -29,5 +29,6 @@ pub fn generate() -> Pki {
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("CA signs the leaf");
 
-    Pki { ca_pem: ca_cert.pem(), leaf_pem: leaf_cert.pem(), leaf_key_pem: leaf_key.serialize_pem() }
+    let leaf_key_pem = leaf_key.serialize_pem();
+    Pki { ca_pem: ca_cert.pem(), leaf_pem: leaf_cert.pem(), leaf_key_pem }
 }

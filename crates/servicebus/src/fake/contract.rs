@@ -147,9 +147,11 @@ pub(crate) fn parse_http_date(text: &str) -> Result<OffsetDateTime, Refusal> {
     let format = format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
-    PrimitiveDateTime::parse(text.trim(), format).map(PrimitiveDateTime::assume_utc).map_err(
-        |err| Refusal::new(400, format!("ScheduledEnqueueTimeUtc `{text}` is not RFC 1123: {err}")),
-    )
+    let parsed = PrimitiveDateTime::parse(text.trim(), format);
+    parsed.map(PrimitiveDateTime::assume_utc).map_err(|err| {
+        let why = format!("ScheduledEnqueueTimeUtc `{text}` is not RFC 1123: {err}");
+        Refusal::new(400, why)
+    })
 }
 
 #[cfg(test)]
@@ -172,7 +174,9 @@ mod tests {
     fn queue_paths() {
         assert_eq!(queue_of("/orders/messages").unwrap(), "orders");
         assert_eq!(queue_of("/t/subscriptions/s/messages").unwrap(), "t/subscriptions/s");
-        for bad in ["/messages", "//messages", "/orders", "/orders/messages/x", "orders/messages"] {
+        let bad_paths =
+            ["/messages", "//messages", "/orders", "/orders/messages/x", "orders/messages"];
+        for bad in bad_paths {
             assert_eq!(queue_of(bad).unwrap_err().status, 404, "{bad}");
         }
     }

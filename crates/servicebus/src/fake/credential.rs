@@ -45,8 +45,8 @@ impl TokenCredential for FakeTokenCredential {
         drop(requested);
 
         let scope = scopes.first().copied().unwrap_or_default();
-        let audience =
-            self.audience.clone().unwrap_or_else(|| scope.trim_end_matches("/.default").to_owned());
+        let by_scope = || scope.trim_end_matches("/.default").to_owned();
+        let audience = self.audience.clone().unwrap_or_else(by_scope);
         let expires_on = OffsetDateTime::now_utc() + Duration::hours(1);
         Ok(AccessToken::new(unsigned_jwt(&audience, expires_on), expires_on))
     }
