@@ -199,3 +199,26 @@ async fn request_log_records_method_path_body_and_status() {
     assert_eq!(log[0].body.as_ref().unwrap()["location"], "westeurope");
     assert_eq!(log[0].status, 201);
 }
+
+#[tokio::test]
+async fn run_until_writes_the_ca_and_stops_when_told() {
+    let path = std::env::temp_dir().join(format!("polaris-sim-ca-{}.pem", uuid::Uuid::new_v4()));
+
+    polaris_sim::run_until(polaris_sim::SimConfig::default(), &path, async {}).await.unwrap();
+
+    let pem = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+}
+
+#[tokio::test]
+async fn non_loopback_bind_addresses_are_refused() {
+    let config = polaris_sim::SimConfig {
+        bind_ip: "0.0.0.0".parse().unwrap(),
+        ..polaris_sim::SimConfig::default()
+    };
+
+    let result = polaris_sim::Simulator::start(config).await;
+
+    assert!(matches!(result, Err(polaris_sim::SimError::NotLoopback(_))));
+}
