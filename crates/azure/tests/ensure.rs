@@ -331,3 +331,31 @@ async fn unreachable_endpoint_is_transient() {
     );
     assert_eq!(clock.sleeps().len(), 1, "one in-process retry of a connection failure");
 }
+
+#[tokio::test]
+async fn a_put_that_times_out_after_sending_has_an_unknown_outcome() {
+    let fake = FakeAzure::start().await;
+    let clock = polaris_azure::VirtualClock::new();
+    let transport = polaris_azure::TransportConfig {
+        request_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    let settings =
+        support::settings_with(&fake, Arc::new(clock.clone()), RetryPolicy::default(), transport);
+    let credential = Arc::new(polaris_azure::LocalTokenCredential::new());
+    let arm = polaris_azure::ArmClient::new(fake.base(), credential, &settings);
+    let keyvault = support::keyvault_client(&fake, &settings);
+    let secrets = Arc::new(MemorySecrets::default());
+    let config = polaris_azure::ExecutorConfig::default();
+    let exec = polaris_azure::ArmExecutor::new(arm, keyvault, secrets, config);
+    let id = vnet_id();
+    let slow = Reply::json(201, json!({"id": id})).delayed(std::time::Duration::from_secs(3));
+    fake.on("PUT", &id, vec![slow]);
+
+    let outcome = exec.execute(&ensure(&id, vnet_body(), Ownership::Tag), &ctx("vnet")).await;
+
+    let Outcome::Failed(failure) = outcome else { panic!("{outcome:?}") };
+    assert_eq!((failure.class, failure.code.as_str()), (FailureClass::UnknownOutcome, "Timeout"));
+    assert_eq!(fake.count("PUT", &id), 1, "a write with an unknown outcome is not repeated");
+    assert!(clock.sleeps().is_empty());
+}

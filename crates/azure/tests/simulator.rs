@@ -10,10 +10,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use polaris_azure::{
-    ArmClient, ArmExecutor, ClientSettings, ExecutorConfig, KeyVaultClient, LocalTokenCredential,
-    TransportConfig, VaultUrlResolver, VirtualClock,
-};
+use polaris_azure::{ArmExecutor, AzureSetup};
 use polaris_core::action::{Action, Outcome};
 use polaris_core::plan::model::{
     ArmResource, HealthCheckSpec, KeyResource, OutputSelector, Ownership, VaultResource,
@@ -55,18 +52,10 @@ async fn start() -> World {
     let sim = Simulator::start(config).await.expect("simulator starts");
 
     // The production wiring, pointed at loopback.
-    let transport = TransportConfig::with_root_ca(sim.ca_certificate_pem().into_bytes());
-    let settings = ClientSettings::new(&transport)
-        .expect("transport")
-        .with_clock(Arc::new(VirtualClock::new()));
-    let credential = Arc::new(LocalTokenCredential::new());
     let endpoint = Url::parse(&sim.arm_endpoint()).expect("endpoint");
-    let arm = ArmClient::new(endpoint, credential.clone(), &settings);
-    let kv_base = sim.arm_endpoint();
-    let resolver = VaultUrlResolver::new(move |name| Url::parse(&format!("{kv_base}/kv/{name}/")));
-    let keyvault = KeyVaultClient::new(credential, resolver, &settings);
+    let setup = AzureSetup::simulator(endpoint, sim.ca_certificate_pem());
     let secrets = MemorySecrets::with(OWNER, "registry-password", "hunter2");
-    let exec = ArmExecutor::new(arm, keyvault, secrets, ExecutorConfig::default());
+    let exec = setup.build(secrets).expect("executor");
 
     World { sim, clock, exec }
 }

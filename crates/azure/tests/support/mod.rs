@@ -40,24 +40,31 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
+    /// Real time to wait before answering (for client timeouts).
+    pub delay: std::time::Duration,
 }
 
 impl Reply {
     pub fn json(status: u16, body: Value) -> Self {
-        Self { status, headers: vec![], body: Some(body.to_string()) }
+        Self { status, headers: vec![], body: Some(body.to_string()), delay: Default::default() }
     }
 
     pub fn empty(status: u16) -> Self {
-        Self { status, headers: vec![], body: None }
+        Self { status, headers: vec![], body: None, delay: Default::default() }
     }
 
     pub fn raw(status: u16, body: &str) -> Self {
-        Self { status, headers: vec![], body: Some(body.to_owned()) }
+        Self { status, headers: vec![], body: Some(body.to_owned()), delay: Default::default() }
     }
 
     /// An ARM error body.
     pub fn error(status: u16, code: &str, message: &str) -> Self {
         Self::json(status, json!({"error": {"code": code, "message": message}}))
+    }
+
+    pub fn delayed(mut self, delay: std::time::Duration) -> Self {
+        self.delay = delay;
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -174,9 +181,16 @@ fn routes(
         .and(query)
         .and(warp::header::headers_cloned())
         .and(warp::body::bytes())
-        .map(move |method: Method, path: warp::path::FullPath, query, headers, body: Bytes| {
-            answer(&state, method, path.as_str(), query, &headers, &body)
-        })
+        .and_then(
+            move |method: Method, path: warp::path::FullPath, query, headers, body: Bytes| {
+                let (reply, number) =
+                    answer(&state, method, path.as_str(), query, &headers, &body);
+                async move {
+                    tokio::time::sleep(reply.delay).await;
+                    Ok::<_, warp::Rejection>(to_response(reply, number))
+                }
+            },
+        )
         .recover(|_| async { Ok::<_, std::convert::Infallible>(status_only(400)) })
         .unify()
 }
@@ -188,7 +202,7 @@ fn answer(
     query: String,
     headers: &HeaderMap,
     body: &[u8],
-) -> warp::reply::Response {
+) -> (Reply, u64) {
     let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
     state.counter += 1;
     let request_number = state.counter;
@@ -214,7 +228,7 @@ fn answer(
     let reply = reply.unwrap_or_else(|| {
         Reply::error(404, "ResourceNotFound", &format!("{} was not found", key.1))
     });
-    to_response(reply, request_number)
+    (reply, request_number)
 }
 
 fn to_response(reply: Reply, request_number: u64) -> warp::reply::Response {
@@ -278,7 +292,18 @@ impl SecretStore for MemorySecrets {
 
 /// Client settings trusting only the fake's certificate, on `clock`.
 pub fn settings(fake: &FakeAzure, clock: Arc<dyn Clock>, retry: RetryPolicy) -> ClientSettings {
-    let transport = TransportConfig::with_root_ca(fake.ca_pem().as_bytes().to_vec());
+    settings_with(fake, clock, retry, TransportConfig::default())
+}
+
+/// Like [`settings`], with timeouts etc. from `transport`.
+pub fn settings_with(
+    fake: &FakeAzure,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+    transport: TransportConfig,
+) -> ClientSettings {
+    let transport =
+        TransportConfig { root_ca_pem: Some(fake.ca_pem().as_bytes().to_vec()), ..transport };
     ClientSettings::new(&transport).expect("settings").with_clock(clock).with_retry(retry)
 }
 
