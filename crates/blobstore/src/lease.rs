@@ -4,12 +4,15 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use azure_storage_blob::models::BlobClientAcquireLeaseResultHeaders;
+use azure_storage_blob::models::{
+    BlobClientAcquireLeaseResultHeaders, BlobClientGetPropertiesResultHeaders, LeaseState,
+};
 use polaris_core::ports::{Lease, StoreError};
 
 use crate::BlobStateStore;
 use crate::error::{Answer, unavailable, unavailable_local};
 use crate::keys::check_key;
+use crate::read::missing_or_unavailable;
 
 /// The service accepts fixed leases of 15 to 60 seconds (or infinite, which we never take:
 /// a crashed owner would block the deployment until someone breaks the lease).
@@ -95,12 +98,30 @@ pub(crate) async fn release(store: &BlobStateStore, lease: &Lease) -> Result<(),
         answer.code_is("BlobNotFound") || answer.code_is("LeaseNotPresentWithLeaseOperation");
     if answer.code_is("LeaseIdMismatchWithLeaseOperation") {
         store.leases.forget(key, &lease.id);
-        Err(StoreError::Leased { key: key.to_owned() })
-    } else if gone {
+        return held_by_someone_else(store, key).await;
+    }
+    if gone {
         store.leases.forget(key, &lease.id);
         tracing::debug!(key, code = ?answer.code, "lease already gone");
-        Ok(())
-    } else {
-        Err(unavailable("release lease", key, &err))
+        return Ok(());
+    }
+    Err(unavailable("release lease", key, &err))
+}
+
+/// The service says "mismatch" both when another worker holds the blob now and when our
+/// expired lease was cleared by a later unleased write; only the first is `Leased`.
+async fn held_by_someone_else(store: &BlobStateStore, key: &str) -> Result<(), StoreError> {
+    let properties = match store.blob(key).get_properties(None).await {
+        Ok(properties) => properties,
+        Err(err) => return Err(missing_or_unavailable("release lease", key, &err)),
+    };
+
+    match properties.lease_state() {
+        Ok(Some(LeaseState::Leased)) => Err(StoreError::Leased { key: key.to_owned() }),
+        Ok(state) => {
+            tracing::debug!(key, ?state, "our lease had expired and was cleared");
+            Ok(())
+        }
+        Err(err) => Err(unavailable("release lease", key, &err)),
     }
 }

@@ -204,3 +204,25 @@ async fn ensure_container_is_idempotent() {
     let store = support::store("ensure").await;
     store.ensure_container().await.expect("second ensure is fine");
 }
+
+/// Takes 16 s: a lease's shortest life is 15 s.
+#[tokio::test]
+async fn an_expired_lease_is_dropped_and_the_write_retried_without_it() {
+    let owner = support::store("expiry").await;
+    let other = support::other_store(&owner);
+    let etag = create(&owner, "saga", "v1").await;
+    let lease = owner.acquire_lease("saga", 15).await.expect("acquire");
+    tokio::time::sleep(std::time::Duration::from_secs(16)).await;
+
+    let expired = owner.put("saga", body("v2"), WriteCondition::IfMatch(etag.clone())).await;
+    assert!(matches!(expired, Err(StoreError::Conflict { .. })), "{expired:?}");
+    let retried = owner.put("saga", body("v2"), WriteCondition::IfMatch(etag)).await;
+    let etag = retried.expect("the retry goes without the dropped lease");
+
+    other.put("saga", body("v3"), WriteCondition::IfMatch(etag)).await.expect("unleased");
+    owner.release_lease(&lease).await.expect("releasing a cleared lease is done");
+    let taken = other.acquire_lease("saga", 15).await.expect("free");
+    let late = owner.release_lease(&lease).await;
+    assert!(matches!(late, Err(StoreError::Leased { .. })), "{late:?}");
+    other.release_lease(&taken).await.expect("release");
+}
