@@ -1,5 +1,18 @@
+//! polaris-orchestrator: deploys confidential AI inference endpoints on Azure as an
+//! event-driven saga.
+//!
+//! The pure decisions live in `polaris-core`; this crate holds the edges that run them: the
+//! message handler ([`worker`]), the deployments service, the embedded runtime (in-process
+//! queue, state on local disk, simulated Azure) and the Functions custom handler.
 
+pub mod app;
+pub mod cli;
 pub mod clock;
+pub mod deployments;
+pub mod error;
+pub mod planning;
 pub mod queue;
+pub mod runtime;
 pub mod secrets;
 pub mod store;
+pub mod worker;

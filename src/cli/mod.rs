@@ -1,0 +1,98 @@
+//! Command-line interface.
+
+mod deploy;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use polaris_core::ids::DeploymentId;
+
+/// Deploys confidential AI inference endpoints on Azure as an event-driven saga.
+#[derive(Debug, Parser)]
+#[command(name = "polaris", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `polaris=debug`.
+    #[arg(long, global = true, env = "POLARIS_LOG", default_value = "warn")]
+    pub log: String,
+    /// Emit logs as JSON lines.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy a spec on the embedded default (simulated Azure) and print the outputs.
+    Deploy {
+        /// Path to the deployment spec (JSON).
+        spec: PathBuf,
+        /// Where deployment state and secrets are kept.
+        #[arg(long, env = "POLARIS_STATE_DIR", default_value = ".polaris")]
+        state_dir: PathBuf,
+        /// A simulator fault plan (JSON) to inject Azure failures.
+        #[arg(long)]
+        faults: Option<PathBuf>,
+        /// Print the final state as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+        /// Tear the deployment down again once it succeeded.
+        #[arg(long)]
+        teardown: bool,
+    },
+    /// Validate a spec and print its plan.
+    Plan {
+        spec: PathBuf,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a deployment's state and history from the local state directory.
+    Status {
+        id: String,
+        #[arg(long, env = "POLARIS_STATE_DIR", default_value = ".polaris")]
+        state_dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the simulated Azure alone and print its endpoint.
+    Sim {
+        /// Write the simulator's CA certificate here.
+        #[arg(long, default_value = ".polaris/sim-ca.pem")]
+        ca_out: PathBuf,
+    },
+}
+
+pub fn init_tracing(cli: &Cli) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cli.log_json {
+        builder.json().init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Deploy { spec, state_dir, faults, json, teardown } => {
+            deploy::deploy(&spec, &state_dir, faults.as_deref(), json, teardown).await
+        }
+        Command::Plan { spec, json } => deploy::plan(&spec, json),
+        Command::Status { id, state_dir, json } => match DeploymentId::new(id) {
+            Ok(id) => deploy::status(&id, &state_dir, json).await,
+            Err(e) => Err(e.to_string()),
+        },
+        Command::Sim { ca_out } => deploy::sim(&ca_out).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! How deployments are shown to a person.
+
+use std::fmt::Write as _;
+
+use polaris_core::saga::{HistoryEntry, SagaState};
+
+/// The module's outputs, in the module README's order.
+pub const OUTPUT_ORDER: [&str; 7] = [
+    "resource_group_name",
+    "container_group_name",
+    "container_group_ip",
+    "container_group_fqdn",
+    "key_vault_name",
+    "key_vault_uri",
+    "key_name",
+];
+
+pub fn history_line(entry: &HistoryEntry) -> String {
+    let time = entry.at.time();
+    let step = entry.step.as_ref().map(|s| s.as_str()).unwrap_or("deployment");
+    let phase = match entry.phase {
+        Some(polaris_core::saga::Phase::Undo) => " (undo)",
+        _ => "",
+    };
+    let mut line = format!(
+        "{:02}:{:02}:{:02}  {step}{phase}: {}",
+        time.hour(),
+        time.minute(),
+        time.second(),
+        entry.event.replace('_', " ")
+    );
+    if !entry.detail.is_empty() {
+        let _ = write!(line, " - {}", entry.detail);
+    }
+    if let Some(id) = &entry.request_id {
+        let _ = write!(line, " [request {id}]");
+    }
+    line
+}
+
+/// The summary printed when a deployment ends.
+pub fn summary(state: &SagaState) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "deployment {}: {}", state.deployment_id, state.status.as_str());
+
+    if let Some(f) = &state.failure {
+        let _ = writeln!(out, "failed step: {} ({})", f.step, f.phase.as_str());
+        let _ = writeln!(out, "error: {}: {}", f.code, f.message);
+        if let Some(id) = &f.request_id {
+            let _ = writeln!(out, "azure request id: {id}");
+        }
+    }
+
+    let removed: Vec<&str> = state
+        .history
+        .iter()
+        .filter(|h| h.event == "undone")
+        .filter_map(|h| h.step.as_ref().map(|s| s.as_str()))
+        .collect();
+    if !removed.is_empty() {
+        let _ = writeln!(out, "compensation removed: {}", removed.join(", "));
+    }
+
+    if state.status == polaris_core::saga::DeploymentStatus::Succeeded {
+        let _ = writeln!(out, "\nOutputs:");
+        for name in OUTPUT_ORDER {
+            let value = state.outputs.get(name).cloned().flatten();
+            let shown = value.unwrap_or_else(|| "null".to_owned());
+            let _ = writeln!(out, "  {name:<22} = {shown}");
+        }
+    }
+    out
+}
