@@ -106,7 +106,7 @@ impl Deployments {
         limit: usize,
     ) -> Result<Page, WorkerError> {
         let mut items = Vec::new();
-        let mut cursor = after.map(|a| state_key_str(a));
+        let mut cursor = after.map(state_key_str);
         loop {
             let keys =
                 self.worker.store.list("deployments/", cursor.as_deref(), limit.max(1)).await?;

@@ -121,13 +121,12 @@ impl Worker {
     /// Starts an accepted deployment, or re-sends the pending work of a running one (the
     /// sweeper uses this to recover a lost continuation).
     pub async fn kick(&self, id: &DeploymentId) -> Result<(), WorkerError> {
-        let (state, etag) = self.read(id).await?;
+        let (state, _) = self.read(id).await?;
         if state.status == saga::DeploymentStatus::Accepted {
             self.apply_event(id, Event::Start).await?;
             return Ok(());
         }
 
-        let _ = etag;
         self.send_items(saga::pending_items(&state)).await
     }
 
