@@ -230,8 +230,14 @@ impl Failure {
 
         let advice = retry_after(response.headers(), OffsetDateTime::now_utc());
         let text = String::from_utf8_lossy(response.body()).trim().to_owned();
-        let reason = format!("status {status}: {text}");
-        if status == 408 || status == 429 || (500..600).contains(&status) {
+        let transient = status == 408 || status == 429 || (500..600).contains(&status);
+        let reason = match advice {
+            Some(wait) if transient => {
+                format!("status {status} (Retry-After {} s): {text}", wait.as_secs())
+            }
+            _ => format!("status {status}: {text}"),
+        };
+        if transient {
             return Err(Self::Transient { reason, retry_after: advice });
         }
         Err(Self::Final(SendError::Rejected { message: reason }))

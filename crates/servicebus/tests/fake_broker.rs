@@ -136,7 +136,7 @@ async fn a_retry_after_beyond_the_budget_ends_the_send_at_once() {
 
     assert!(started.elapsed() < Duration::from_secs(5), "waited {:?}", started.elapsed());
     let Err(SendError::Unavailable { message }) = result else { panic!("{result:?}") };
-    assert!(message.contains("429"), "{message}");
+    assert!(message.contains("status 429 (Retry-After 900 s)"), "{message}");
     assert_eq!(fake.attempts().len(), 1);
 }
 
