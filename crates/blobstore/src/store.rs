@@ -20,6 +20,14 @@
 //!   If someone else leased it meanwhile (`LeaseIdMismatchWithBlobOperation`) it is `Leased`.
 //!
 //! A caller that prefers to pass the lease explicitly can use [`BlobStateStore::put_leased`].
+//!
+//! # Retries
+//!
+//! The pipeline's retry policy comes from the caller's `ClientOptions`. If it retries a
+//! conditional write whose first answer was lost, the retry meets our own new ETag and the
+//! write reports `Conflict` although it landed; the saga's re-read-and-retry sees its own
+//! content then. Releasing a lease that is already gone (expired and cleared, or deleted with
+//! its blob) succeeds; it fails with `Leased` only if another worker holds the blob now.
 
 use std::sync::Arc;
 
