@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The test command: everything CI runs. Needs Azurite in node_modules (scripts/setup.sh) and
-# checkov on PATH for the infra scan; both are installed by .ci/run.
+# The test command: everything CI runs. Installs Azurite and checkov first if they are
+# missing (scripts/setup.sh), then checks formatting and lints, runs every test and scans the
+# Terraform in infra/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+scripts/setup.sh
 
 echo "==> rustfmt"
 cargo fmt --all -- --check
@@ -14,10 +17,5 @@ echo "==> tests"
 cargo test --workspace --locked
 
 echo "==> infra scan (checkov, offline)"
-if command -v checkov >/dev/null 2>&1; then
-  # --skip-download keeps checkov from contacting its vendor: nothing leaves this machine.
-  checkov -d infra --framework terraform --quiet --compact --skip-download
-else
-  echo "checkov not installed: run scripts/setup.sh (CI installs it)" >&2
-  exit 1
-fi
+# --skip-download keeps checkov from contacting its vendor: nothing leaves this machine.
+.venv-tools/bin/checkov -d infra --framework terraform --quiet --compact --skip-download
