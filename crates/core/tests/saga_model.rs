@@ -572,3 +572,28 @@ proptest! {
         prop_assert!(r.world.puts.values().all(|n| *n == 1), "no resource created twice");
     }
 }
+
+/// A key has no undo of its own (it goes with its vault), so the vault must still wait for
+/// everything that depends on the key: reverse order holds through steps without an undo.
+#[test]
+fn undo_order_passes_through_steps_without_undo() {
+    let mut plan = plan();
+    let key = plan.steps.iter_mut().find(|s| s.name.as_str() == "key").unwrap();
+    let StepKind::Arm(arm) = key.kind.clone() else { panic!("model key is an arm step") };
+    key.kind = StepKind::Key(KeyResource {
+        arm,
+        name: "k".into(),
+        release_policy_json: "{}".into(),
+    });
+    let cfg = SagaConfig::default();
+    let mut s = new_deployment(&plan, json!({}), "t", None, T0);
+    for st in s.steps.values_mut() {
+        st.status = StepStatus::Succeeded;
+        st.touched = true;
+    }
+    s.status = DeploymentStatus::Succeeded;
+
+    let d = decide(&plan, &s, Event::Teardown, &cfg, T0).unwrap();
+    let first: Vec<_> = d.dispatch.iter().map(|i| i.step.to_string()).collect();
+    assert_eq!(first, ["container_group"], "the vault waits for the key's dependents");
+}

@@ -79,6 +79,21 @@ pub fn check_plan(plan: &Plan) -> Result<(), SagaError> {
     Ok(())
 }
 
+/// Every step that depends on `name`, directly or through steps without an undo (a key is
+/// removed with its vault, so the vault must wait for whatever depends on the key).
+fn descendants(plan: &Plan, name: &StepName) -> BTreeSet<StepName> {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![name.clone()];
+    while let Some(next) = stack.pop() {
+        for step in plan.steps.iter().filter(|s| s.depends_on.contains(&next)) {
+            if seen.insert(step.name.clone()) {
+                stack.push(step.name.clone());
+            }
+        }
+    }
+    seen
+}
+
 fn ancestors(plan: &Plan, name: &StepName) -> BTreeSet<StepName> {
     let mut seen = BTreeSet::new();
     let mut stack: Vec<StepName> =
@@ -135,12 +150,7 @@ pub(crate) fn ready_to_undo(plan: &Plan, state: &SagaState) -> Vec<StepName> {
         .iter()
         .filter(|s| needs_undo(plan, state, &s.name))
         .filter(|s| !status_of(state, &s.name).eq(&StepStatus::Undoing))
-        .filter(|s| {
-            plan.steps
-                .iter()
-                .filter(|d| d.depends_on.contains(&s.name))
-                .all(|d| !needs_undo(plan, state, &d.name))
-        })
+        .filter(|s| descendants(plan, &s.name).iter().all(|d| !needs_undo(plan, state, d)))
         .map(|s| s.name.clone())
         .collect()
 }
