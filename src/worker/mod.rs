@@ -165,11 +165,12 @@ impl Worker {
         let lease = match self.take_lease(&key).await {
             Ok(lease) => lease,
             Err(WorkerError::Busy { .. }) => {
-                // Another invocation owns this deployment right now (B17). It will send the
-                // continuations; this copy is a duplicate or will be re-sent from state.
-                tracing::info!("deployment busy in another worker; leaving the step to it");
+                // Another invocation owns this deployment right now (B17): a parallel branch
+                // or a duplicate of this very message. Come back shortly instead of holding
+                // the message; if the item is stale by then, admission drops it.
+                tracing::info!("deployment busy in another worker; retrying the item shortly");
                 self.metrics.busy();
-                return Ok(());
+                return self.defer(item).await;
             }
             Err(e) => return Err(e),
         };
@@ -317,6 +318,21 @@ impl Worker {
             self.metrics.sent();
             self.sender.send(message).await?;
         }
+        Ok(())
+    }
+
+    /// Re-sends `item` a little later under a fresh message id (the original id may already
+    /// be in the duplicate-detection window).
+    async fn defer(&self, item: &WorkItem) -> Result<(), WorkerError> {
+        let now = self.clock.now();
+        let message = OutboundMessage {
+            message_id: format!("{}~{}", item.message_id(), now.unix_timestamp_nanos() / 1_000_000),
+            scheduled_enqueue_time: Some(now + time::Duration::seconds(2)),
+            correlation_id: Some(item.deployment_id.to_string()),
+            body: serde_json::to_vec(&WorkMessage::step(item.clone())).expect("serializes"),
+        };
+        self.metrics.sent();
+        self.sender.send(message).await?;
         Ok(())
     }
 
