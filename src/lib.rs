@@ -6,6 +6,7 @@
 //! queue, state on local disk, simulated Azure) and the Functions custom handler.
 
 pub mod app;
+pub mod chaos;
 pub mod cli;
 pub mod clock;
 pub mod deployments;
