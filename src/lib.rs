@@ -15,5 +15,8 @@ pub mod planning;
 pub mod queue;
 pub mod runtime;
 pub mod secrets;
+pub mod serve;
+pub mod settings;
 pub mod store;
+pub mod sweeper;
 pub mod worker;

@@ -57,6 +57,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run as the Azure Functions custom handler on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT.
+    Serve,
+    /// Validate a spec and send its deploy message straight to the Service Bus queue.
+    Enqueue {
+        spec: PathBuf,
+        /// Re-sending with the same key (and spec) is absorbed instead of deploying twice.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
     /// Run the simulated Azure alone and print its endpoint.
     Sim {
         /// Write the simulator's CA certificate here.
@@ -87,6 +96,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             Err(e) => Err(e.to_string()),
         },
         Command::Sim { ca_out } => deploy::sim(&ca_out).await,
+        Command::Serve => Ok(crate::serve::run_serve().await),
+        Command::Enqueue { spec, idempotency_key } => {
+            crate::serve::run_enqueue(&spec, idempotency_key.as_deref()).await
+        }
     };
     match result {
         Ok(code) => code,

@@ -187,6 +187,15 @@ impl EmbeddedRuntime {
         handled
     }
 
+    /// Spawns the recovery sweeper loop (real time), re-kicking stalled deployments.
+    pub fn spawn_sweeper(
+        &self,
+        config: crate::sweeper::SweeperConfig,
+        period: Duration,
+    ) -> JoinHandle<()> {
+        crate::sweeper::spawn_loop(self.app.worker.clone(), config, period)
+    }
+
     /// Reads a deployment's state.
     pub async fn state(&self, id: &polaris_core::ids::DeploymentId) -> Option<SagaState> {
         self.app.deployments.get(id).await.ok()

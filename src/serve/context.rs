@@ -1,0 +1,73 @@
+//! What the routes share: the app, built lazily on the first invocation that needs it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+
+use crate::app::App;
+use crate::sweeper::SweeperConfig;
+
+/// Builds the app on first use; the error text names the setting to fix.
+pub type AppFactory =
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Arc<App>, String>> + Send>> + Send + Sync>;
+
+/// Shared state of the handler's routes.
+pub struct ServeContext {
+    app: OnceCell<Arc<App>>,
+    factory: Option<AppFactory>,
+    /// Upper bound on one SagaWorker invocation. Past it the host would time out and
+    /// redeliver while we still work (B20), so we answer 500 first and let redelivery resume.
+    pub invocation_budget: Duration,
+    pub sweeper: SweeperConfig,
+}
+
+impl ServeContext {
+    /// A context around an app that already exists (tests, the embedded runtime).
+    pub fn ready(app: Arc<App>) -> Self {
+        Self {
+            app: OnceCell::new_with(Some(app)),
+            factory: None,
+            invocation_budget: Duration::from_secs(120),
+            sweeper: SweeperConfig::default(),
+        }
+    }
+
+    /// A context whose app is built by `factory` on the first invocation, so the port is
+    /// bound and answering before any client or credential exists.
+    pub fn lazy(factory: AppFactory) -> Self {
+        Self {
+            app: OnceCell::new(),
+            factory: Some(factory),
+            invocation_budget: Duration::from_secs(120),
+            sweeper: SweeperConfig::default(),
+        }
+    }
+
+    pub fn with_invocation_budget(mut self, budget: Duration) -> Self {
+        self.invocation_budget = budget;
+        self
+    }
+
+    pub fn with_sweeper(mut self, sweeper: SweeperConfig) -> Self {
+        self.sweeper = sweeper;
+        self
+    }
+
+    /// The app, building it now if this is the first call. A failed build is not cached,
+    /// so fixing a setting and restarting is not the only way out of a transient failure.
+    pub async fn app(&self) -> Result<Arc<App>, String> {
+        let app = self
+            .app
+            .get_or_try_init(|| async {
+                match &self.factory {
+                    Some(factory) => factory().await,
+                    None => Err("no app was configured for this handler".to_owned()),
+                }
+            })
+            .await?;
+        Ok(app.clone())
+    }
+}

@@ -1,0 +1,79 @@
+//! The warp routes the Functions host calls: one per function in
+//! [`polaris_host::FUNCTIONS`], the forwarded HTTP API under `/api/`, and `GET /`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use warp::http::StatusCode;
+use warp::{Filter, Rejection, Reply};
+
+use super::context::ServeContext;
+use super::problem::{JsonReply, not_available, problem};
+use super::{saga_worker, timers};
+
+/// Header carrying the host's invocation id on every envelope request.
+const INVOCATION_ID: &str = "x-azure-functions-invocationid";
+
+/// Every route of the handler. Unknown paths get a JSON 404, never an empty body.
+pub fn routes(
+    ctx: Arc<ServeContext>,
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let with_ctx = warp::any().map(move || ctx.clone());
+    let invocation = warp::post()
+        .and(with_ctx.clone())
+        .and(warp::header::optional::<String>(INVOCATION_ID))
+        .and(warp::body::bytes());
+
+    // The host's readiness probe: any answer counts, and no client is built for it.
+    let ready = warp::get().and(warp::path::end()).map(|| {
+        warp::reply::with_status(
+            warp::reply::json(&serde_json::json!({"status": "ready"})),
+            StatusCode::OK,
+        )
+    });
+
+    let saga = warp::path!("SagaWorker").and(invocation.clone()).then(
+        |ctx: Arc<ServeContext>, id: Option<String>, body: Bytes| async move {
+            saga_worker::handle(&ctx, id, body).await
+        },
+    );
+    let sweeper = warp::path!("RecoverySweeper").and(invocation.clone()).then(
+        |ctx: Arc<ServeContext>, id: Option<String>, body: Bytes| async move {
+            timers::recovery_sweeper(&ctx, id, body).await
+        },
+    );
+    let rotate = warp::path!("RotateKeys").and(warp::post()).map(timers::rotate_keys);
+    let teardown = warp::path!("TeardownOnEvent").and(warp::post()).map(timers::teardown_on_event);
+    let api = warp::path("api").and(warp::path::tail()).map(|_| api_unavailable());
+
+    ready
+        .or(saga)
+        .unify()
+        .or(sweeper)
+        .unify()
+        .or(rotate)
+        .unify()
+        .or(teardown)
+        .unify()
+        .or(api)
+        .unify()
+        .recover(not_found)
+}
+
+/// The deployments API module is not part of this build; say so instead of a bare 404.
+fn api_unavailable() -> JsonReply {
+    not_available("the deployments HTTP API (DeploymentsApi)")
+}
+
+async fn not_found(rejection: Rejection) -> Result<JsonReply, Infallible> {
+    if rejection.is_not_found() {
+        return Ok(problem(StatusCode::NOT_FOUND, "no such route", "no function has this path"));
+    }
+    let status = if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        StatusCode::METHOD_NOT_ALLOWED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok(problem(status, "request refused", &format!("{rejection:?}")))
+}

@@ -1,0 +1,81 @@
+//! Binding and running the handler's HTTP server.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use super::context::{AppFactory, ServeContext};
+use super::routes::routes;
+use crate::settings::{PORT_SETTING, Settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "{PORT_SETTING} is missing or not a port number (`{0}`); the Functions host sets it, \
+         set it yourself to run `polaris serve` by hand"
+    )]
+    Port(String),
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Binds `127.0.0.1:port` (0 picks a free port). The host only ever calls loopback.
+pub async fn bind_loopback(port: u16) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .await
+        .map_err(|source| ServeError::Bind { port, source })
+}
+
+/// Serves the routes on an already bound listener until the process ends.
+pub async fn serve_on(listener: TcpListener, ctx: Arc<ServeContext>) {
+    warp::serve(routes(ctx)).incoming(listener).run().await;
+}
+
+/// `polaris serve`: bind first, then read settings, build clients on first use.
+pub async fn run_serve() -> ExitCode {
+    let raw = std::env::var(PORT_SETTING).unwrap_or_default();
+    let port = match raw.trim().parse::<u16>() {
+        Ok(port) => port,
+        Err(_) => {
+            eprintln!("error: {}", ServeError::Port(raw));
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match bind_loopback(port).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(port, "custom handler listening on 127.0.0.1");
+
+    // Reading settings is pure; report a bad one now, while invocations answer 500 naming
+    // it until the app is redeployed with the fix.
+    let settings = Settings::from_env();
+    if let Err(e) = &settings {
+        tracing::error!(error = %e, "configuration is invalid; invocations will fail");
+    }
+    let sweeper = settings.as_ref().map(|s| s.sweeper.clone()).unwrap_or_default();
+    let budget = settings.as_ref().map(|s| s.invocation_budget).ok();
+
+    let factory: AppFactory = Box::new(move || {
+        let settings = settings.clone();
+        Box::pin(async move {
+            let settings = settings.map_err(|e| e.to_string())?;
+            crate::settings::build_app(&settings).await.map_err(|e| e.to_string())
+        })
+    });
+    let mut ctx = ServeContext::lazy(factory).with_sweeper(sweeper);
+    if let Some(budget) = budget {
+        ctx = ctx.with_invocation_budget(budget);
+    }
+    serve_on(listener, Arc::new(ctx)).await;
+    ExitCode::SUCCESS
+}
