@@ -150,9 +150,15 @@ pub(crate) fn ready_to_undo(plan: &Plan, state: &SagaState) -> Vec<StepName> {
         .iter()
         .filter(|s| needs_undo(plan, state, &s.name))
         .filter(|s| !status_of(state, &s.name).eq(&StepStatus::Undoing))
-        .filter(|s| descendants(plan, &s.name).iter().all(|d| !needs_undo(plan, state, d)))
+        .filter(|s| descendants(plan, &s.name).iter().all(|d| !blocks_undo(plan, state, d)))
         .map(|s| s.name.clone())
         .collect()
+}
+
+/// A dependent whose undo failed is not gone: its parents must stay too, or a resource
+/// group delete would cascade over what the failed undo left (out of dependency order).
+fn blocks_undo(plan: &Plan, state: &SagaState, name: &StepName) -> bool {
+    needs_undo(plan, state, name) || status_of(state, name) == StepStatus::UndoFailed
 }
 
 pub(crate) fn status_of(state: &SagaState, name: &StepName) -> StepStatus {
