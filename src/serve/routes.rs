@@ -20,25 +20,23 @@ pub fn routes(
     ctx: Arc<ServeContext>,
 ) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     let with_ctx = warp::any().map(move || ctx.clone());
-    let invocation = warp::post()
-        .and(with_ctx.clone())
-        .and(warp::header::optional::<String>(INVOCATION_ID))
-        .and(warp::body::bytes());
+    let invocation =
+        with_ctx.and(warp::header::optional::<String>(INVOCATION_ID)).and(warp::body::bytes());
 
     // The host's readiness probe: any answer counts, and no client is built for it.
-    let ready = warp::get().and(warp::path::end()).map(|| {
+    let ready = warp::path::end().and(warp::get()).map(|| {
         warp::reply::with_status(
             warp::reply::json(&serde_json::json!({"status": "ready"})),
             StatusCode::OK,
         )
     });
 
-    let saga = warp::path!("SagaWorker").and(invocation.clone()).then(
+    let saga = warp::path!("SagaWorker").and(warp::post()).and(invocation.clone()).then(
         |ctx: Arc<ServeContext>, id: Option<String>, body: Bytes| async move {
             saga_worker::handle(&ctx, id, body).await
         },
     );
-    let sweeper = warp::path!("RecoverySweeper").and(invocation.clone()).then(
+    let sweeper = warp::path!("RecoverySweeper").and(warp::post()).and(invocation.clone()).then(
         |ctx: Arc<ServeContext>, id: Option<String>, body: Bytes| async move {
             timers::recovery_sweeper(&ctx, id, body).await
         },
