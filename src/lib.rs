@@ -5,14 +5,17 @@
 //! message handler ([`worker`]), the deployments service, the embedded runtime (in-process
 //! queue, state on local disk, simulated Azure) and the Functions custom handler.
 
+pub mod api;
 pub mod app;
 pub mod chaos;
 pub mod cli;
 pub mod clock;
 pub mod deployments;
 pub mod error;
+pub mod events;
 pub mod planning;
 pub mod queue;
+pub mod rotation;
 pub mod runtime;
 pub mod secrets;
 pub mod serve;

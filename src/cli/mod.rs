@@ -21,6 +21,8 @@ pub struct Cli {
     /// Emit logs as JSON lines.
     #[arg(long, global = true)]
     pub log_json: bool,
+    #[command(flatten)]
+    pub api: crate::api::cli::ApiArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +74,8 @@ pub enum Command {
         #[arg(long, default_value = ".polaris/sim-ca.pem")]
         ca_out: PathBuf,
     },
+    #[command(flatten)]
+    Api(crate::api::cli::ApiCommand),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -86,7 +90,23 @@ pub fn init_tracing(cli: &Cli) {
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
-    let result = match cli.command {
+    let remote = crate::api::cli::intercept(&cli).await;
+    let result = match (remote, cli.command) {
+        (Some(result), _) => result,
+        (None, Command::Api(command)) => crate::api::cli::run_local(command, &cli.api).await,
+        (None, command) => run_embedded(command).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_embedded(command: Command) -> Result<ExitCode, String> {
+    match command {
         Command::Deploy { spec, state_dir, faults, json, teardown } => {
             deploy::deploy(&spec, &state_dir, faults.as_deref(), json, teardown).await
         }
@@ -100,12 +120,6 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Enqueue { spec, idempotency_key } => {
             crate::serve::run_enqueue(&spec, idempotency_key.as_deref()).await
         }
-    };
-    match result {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
+        Command::Api(command) => Err(format!("{command:?} is handled by the API module")),
     }
 }
