@@ -23,7 +23,10 @@ fn chaos_batch_holds_every_invariant() {
     let handled: usize = reports.iter().map(|r| r.stats.handled).sum();
     let crashes: u64 = reports.iter().map(|r| r.crashes).sum();
     for r in &reports {
-        eprintln!("seed {}: {:?} {:?} sim {:?} real {:?}", r.seed, r.statuses, r.stats, r.simulated, r.elapsed);
+        eprintln!(
+            "seed {}: {:?} {:?} sim {:?} real {:?}",
+            r.seed, r.statuses, r.stats, r.simulated, r.elapsed
+        );
     }
     eprintln!("{} seeds, {handled} messages, {crashes} crashes", reports.len());
     assert!(failed.is_empty(), "{} failing seed(s):\n{}", failed.len(), describe(&failed));

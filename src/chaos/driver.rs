@@ -13,8 +13,8 @@ use rand::rngs::StdRng;
 use time::OffsetDateTime;
 
 use super::observe::Observer;
-use crate::clock::Clock;
 use super::world::World;
+use crate::clock::Clock;
 use crate::queue::Delivery;
 use crate::worker::Disposition;
 
@@ -79,8 +79,7 @@ impl Driver<'_> {
             }
             self.receive_due(&mut held, now, &mut stats);
 
-            let ready: Vec<usize> =
-                (0..held.len()).filter(|&i| held[i].0 <= now).collect();
+            let ready: Vec<usize> = (0..held.len()).filter(|&i| held[i].0 <= now).collect();
             if ready.is_empty() {
                 if !self.advance(&held, now) && !self.final_teardowns(&mut stats).await {
                     break;

@@ -54,7 +54,7 @@ fn fault(rng: &mut StdRng, method: &str, path: &str) -> Fault {
         message: format!("chaos: {code}"),
         retry_after,
     };
-    match rng.random_range(0..9) {
+    match rng.random_range(0..11) {
         0 => status(429, "TooManyRequests", Some(rng.random_range(1..120))),
         1 => status(500, "InternalServerError", None),
         2 => status(503, "ServiceUnavailable", Some(rng.random_range(1..30))),
@@ -78,6 +78,14 @@ fn fault(rng: &mut StdRng, method: &str, path: &str) -> Fault {
         7 | 8 if method == "PUT" => Fault::LroFails {
             code: "InternalServerError".into(),
             message: "chaos: the operation failed".into(),
+        },
+        // Permanent failures: the saga must compensate and leave nothing behind.
+        9 if method == "PUT" => status(400, "InvalidRequestContent", None),
+        10 if method == "PUT" && path == GROUP => Fault::LroFails {
+            code: "ContainerGroupDeploymentFailed".into(),
+            message: "container creation denied by policy: invalid env list: \
+                      APP_IDENTITY_ENDPOINT"
+                .into(),
         },
         _ => status(503, "ServiceUnavailable", None),
     }

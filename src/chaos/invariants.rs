@@ -91,7 +91,8 @@ pub fn ownership(
         DeploymentStatus::Compensated
         | DeploymentStatus::Cancelled
         | DeploymentStatus::TornDown => {
-            let left: BTreeSet<&String> = tagged.iter().chain(planned.intersection(&live)).collect();
+            let left: BTreeSet<&String> =
+                tagged.iter().chain(planned.intersection(&live)).collect();
             for leftover in left {
                 let detail = format!("{id} is {} but {leftover} remains", state.status.as_str());
                 out.push(Violation { invariant: "owns_nothing_after_undo", detail });
@@ -127,7 +128,8 @@ pub fn foreign_untouched(log: &[LoggedRequest], foreign: &[String], out: &mut Ve
     for r in log.iter().filter(|r| r.method != "GET") {
         let path = r.path.to_ascii_lowercase();
         if let Some(f) = foreign.iter().find(|f| path.starts_with(&f.to_ascii_lowercase())) {
-            let detail = format!("{} {} touched foreign {f} (status {})", r.method, r.path, r.status);
+            let detail =
+                format!("{} {} touched foreign {f} (status {})", r.method, r.path, r.status);
             out.push(Violation { invariant: "foreign_untouched", detail });
         }
     }

@@ -7,16 +7,22 @@
 //! from generators seeded by it, time is virtual, and messages are handled one at a time
 //! (two at once only where the seed asks for a race).
 
+mod cli;
 mod driver;
 mod faults;
-mod invariants;
+mod harness;
+mod inject;
+pub mod invariants;
 mod logs;
 mod observe;
 mod seed;
-mod specs;
+pub mod specs;
 mod world;
 
+pub use cli::run_cli;
 pub use driver::{DriveStats, Mischief};
+pub use harness::Harness;
+pub use inject::{InjectingExecutor, Injection, is_undo};
 pub use invariants::{Violation, planned_ids};
 pub use logs::LogBuffer;
 pub use seed::{ChaosConfig, SeedReport, run_batch, run_seed, run_seed_blocking};

@@ -9,8 +9,8 @@ use polaris_core::saga::{DeploymentStatus, SagaState, StepStatus};
 use time::OffsetDateTime;
 
 use super::invariants::Violation;
-use crate::clock::Clock;
 use super::world::World;
+use crate::clock::Clock;
 use crate::worker::state_key;
 
 #[derive(Clone, Debug)]

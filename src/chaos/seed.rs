@@ -109,6 +109,7 @@ pub async fn run_seed(seed: u64, cfg: &ChaosConfig, logs: &LogBuffer) -> SeedRep
         faults: faults::plan(&mut rng),
         saga: SagaConfig { default_poll_secs: 5, ..SagaConfig::default() },
         crash: Some(crashes.clone()),
+        injection: None,
     };
     let world = match World::start(opts).await {
         Ok(world) => world,
@@ -165,7 +166,13 @@ pub async fn run_seed(seed: u64, cfg: &ChaosConfig, logs: &LogBuffer) -> SeedRep
     violations.append(&mut observer.violations);
     let states = check_final(&world, &observer, cfg, &foreign, &mut violations).await;
     if cfg.capture_logs {
-        inv::no_canary("no_secret_in_logs", "the logs", &logs.text(), &observer.canaries, &mut violations);
+        inv::no_canary(
+            "no_secret_in_logs",
+            "the logs",
+            &logs.text(),
+            &observer.canaries,
+            &mut violations,
+        );
     }
     let statuses = states.iter().map(|s| s.status.as_str().to_owned()).collect();
     let dead = world.queue.dead_letters().len();
@@ -175,7 +182,7 @@ pub async fn run_seed(seed: u64, cfg: &ChaosConfig, logs: &LogBuffer) -> SeedRep
 }
 
 /// Foreign resources in the same subscription that no deployment may touch.
-async fn seed_foreign(world: &World) -> Vec<String> {
+pub(super) async fn seed_foreign(world: &World) -> Vec<String> {
     let rg = format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/someone-elses-rg");
     let vnet = format!("{rg}/providers/Microsoft.Network/virtualNetworks/someone-elses-vnet");
     let rg_body = json!({ "location": "westeurope", "tags": { "owner": "another-team" } });
@@ -192,7 +199,7 @@ async fn seed_foreign(world: &World) -> Vec<String> {
     vec![rg]
 }
 
-async fn check_final(
+pub(super) async fn check_final(
     world: &World,
     observer: &Observer,
     cfg: &ChaosConfig,

@@ -20,9 +20,28 @@ pub struct PlannedDeployment {
 pub fn deployment(rng: &mut StdRng, seed: u64, index: usize) -> PlannedDeployment {
     let enhanced = rng.random_bool(0.5);
     let private = rng.random_bool(0.4);
-    let env_canary = format!("canary-env-{seed:x}-{index}-7f3a");
-    let registry_canary = format!("canary-reg-{seed:x}-{index}-91c2");
-    let third_octet = 10 + index;
+    let new_vnet = private || rng.random_bool(0.5);
+    let mut planned = spec(enhanced, private, new_vnet, &format!("{seed:x}-{index}"), index);
+    planned.teardown_after = match rng.random_range(0..10) {
+        0..=2 => Some(rng.random_range(1..40)),
+        3..=4 => Some(usize::MAX),
+        _ => None,
+    };
+    planned
+}
+
+/// A spec of the given shape; `tag` makes names and canaries unique, `index` picks an
+/// address range so deployments of one run do not overlap.
+pub fn spec(
+    enhanced: bool,
+    private: bool,
+    new_vnet: bool,
+    tag: &str,
+    index: usize,
+) -> PlannedDeployment {
+    let env_canary = format!("canary-env-{tag}-7f3a");
+    let registry_canary = format!("canary-reg-{tag}-91c2");
+    let third_octet = 10 + index % 200;
 
     let mut spec = json!({
         "name": format!("chaos-{index}-{}", if enhanced { "enh" } else { "std" }),
@@ -30,7 +49,7 @@ pub fn deployment(rng: &mut StdRng, seed: u64, index: usize) -> PlannedDeploymen
         "subscription_id": "00000000-0000-0000-0000-00000000c4a0",
         "enable_key_vault": enhanced,
         "networking_type": if private { "Private" } else { "Public" },
-        "new_vnet_enabled": private || rng.random_bool(0.5),
+        "new_vnet_enabled": new_vnet,
         "vnet_address_space": [format!("10.{third_octet}.0.0/16")],
         "subnet_address_prefix": format!("10.{third_octet}.1.0/24"),
         "container_cpu": 1,
@@ -46,13 +65,7 @@ pub fn deployment(rng: &mut StdRng, seed: u64, index: usize) -> PlannedDeploymen
         }
     });
     if !private {
-        spec["dns_name_label"] = json!(format!("chaos-{seed:x}-{index}"));
+        spec["dns_name_label"] = json!(format!("chaos-{tag}"));
     }
-
-    let teardown_after = match rng.random_range(0..10) {
-        0..=2 => Some(rng.random_range(1..40)),
-        3..=4 => Some(usize::MAX),
-        _ => None,
-    };
-    PlannedDeployment { spec, canaries: vec![env_canary, registry_canary], teardown_after }
+    PlannedDeployment { spec, canaries: vec![env_canary, registry_canary], teardown_after: None }
 }

@@ -11,6 +11,7 @@ use polaris_sim::{FaultPlan, LatencyProfile, SimConfig, SimHandle, Simulator};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::inject::InjectingExecutor;
 use crate::app::App;
 use crate::clock::{Clock, VirtualClock};
 use crate::queue::EmbeddedQueue;
@@ -42,7 +43,8 @@ impl SeededCrashes {
 
 impl CrashHook for SeededCrashes {
     fn crash_at(&self, _item: &WorkItem, _point: CrashPoint) -> bool {
-        let crash = self.rng.lock().unwrap_or_else(|e| e.into_inner()).random_bool(self.probability);
+        let crash =
+            self.rng.lock().unwrap_or_else(|e| e.into_inner()).random_bool(self.probability);
         if crash {
             *self.crashes.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         }
@@ -68,6 +70,8 @@ pub struct WorldOptions {
     pub faults: FaultPlan,
     pub saga: SagaConfig,
     pub crash: Option<Arc<dyn CrashHook>>,
+    /// Wraps the Azure executor (the saga tests inject failures and doubled actions here).
+    pub injection: Option<super::inject::Injection>,
 }
 
 impl World {
@@ -102,7 +106,10 @@ impl World {
             store: store.clone() as Arc<dyn StateStore>,
             secrets: secrets.clone(),
             sender: queue.clone(),
-            executor: Arc::new(executor),
+            executor: match opts.injection {
+                Some(injection) => Arc::new(InjectingExecutor::new(Arc::new(executor), injection)),
+                None => Arc::new(executor),
+            },
             clock: dyn_clock,
             saga: opts.saga,
             lease_secs: 30,
