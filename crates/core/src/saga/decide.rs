@@ -619,8 +619,12 @@ fn step_failed(
     out: &mut Vec<WorkItem>,
 ) {
     let err = error_record(&item.step, Phase::Do, &failure, now);
+    let undoable = plan.step(&item.step).is_some_and(|p| has_undo(&p.kind));
     let st = step_mut(s, &item.step);
     st.status = StepStatus::Failed;
+    // A permanent failure can follow a write that took effect (a created resource missing
+    // an output): undo to be sure; an undo of nothing is one GET answered 404.
+    st.touched |= undoable;
     st.operation = None;
     st.last_error = Some(err.clone());
     s.failure.get_or_insert(err);
