@@ -68,6 +68,21 @@ pub enum Command {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
+    /// Run the deterministic fault simulation over a range of seeds and check invariants.
+    Chaos {
+        /// How many seeds to run.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// First seed.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// OS threads running seeds side by side (each seed is single-threaded).
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Print one line per seed, not only the failures.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Run the simulated Azure alone and print its endpoint.
     Sim {
         /// Write the simulator's CA certificate here.
@@ -116,6 +131,9 @@ async fn run_embedded(command: Command) -> Result<ExitCode, String> {
             Err(e) => Err(e.to_string()),
         },
         Command::Sim { ca_out } => deploy::sim(&ca_out).await,
+        Command::Chaos { seeds, from, threads, verbose } => {
+            crate::chaos::run_cli(seeds, from, threads, verbose).await
+        }
         Command::Serve => Ok(crate::serve::run_serve().await),
         Command::Enqueue { spec, idempotency_key } => {
             crate::serve::run_enqueue(&spec, idempotency_key.as_deref()).await
