@@ -45,3 +45,8 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+/// base64url without padding, as Key Vault carries release policies.
+pub fn encode_url(bytes: &[u8]) -> String {
+    encode(bytes).trim_end_matches('=').replace('+', "-").replace('/', "_")
+}

@@ -272,3 +272,33 @@ pub fn history(state: &SagaState) -> String {
     }
     out
 }
+
+/// `sha256:` and 64 copies of `c`: a well-formed digest.
+pub fn digest(c: char) -> String {
+    format!("sha256:{}", c.to_string().repeat(64))
+}
+
+/// The enhanced example with a CCE policy (base64 as given) and every image pinned by digest,
+/// as a CCE policy requires (B07).
+pub fn cce_spec(cce_policy_base64: &str) -> Value {
+    let changes = serde_json::json!({
+        "cce_policy": cce_policy_base64,
+        "workload_image": format!("your-registry.azurecr.io/your-workload@{}", digest('a')),
+        "polaris_proxy_image_version": digest('b'),
+        "skr_sidecar_image": format!("mcr.microsoft.com/aci/skr@{}", digest('c')),
+    });
+    with(example("enhanced.json"), changes)
+}
+
+/// The decoded JSON of a key body's `properties.release_policy.data` (ARM key bodies).
+pub fn release_policy_of(key_body: &Value) -> Option<Value> {
+    let data = key_body.pointer("/properties/release_policy/data")?.as_str()?;
+    let bytes = b64::decode(data)?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
