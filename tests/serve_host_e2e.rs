@@ -1,0 +1,166 @@
+//! The walking skeleton's end-to-end deployment, driven through `polaris serve` by a harness
+//! that plays the Functions host: Service Bus trigger envelopes built like the host's, the
+//! messages our Service Bus sender sends (to the contract-enforcing fake broker, duplicate
+//! detection on), scheduled continuations held until their time on a virtual clock,
+//! redelivery on non-2xx, and state in Azurite through `BlobStateStore`.
+
+mod serve_support;
+mod support_azurite;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use polaris::clock::VirtualClock;
+use polaris::secrets::MemorySecretStore;
+use polaris::serve::{DEAD_LETTER_PREFIX, ServeContext, enqueue_spec};
+use polaris_core::ports::StateStore;
+use polaris_core::saga::{DeploymentStatus, SagaState};
+use polaris_servicebus::fake::{FakeServiceBus, Reply};
+use serve_support::{Host, Mode, Parts, Queued, app, sim_executor, start_sim};
+
+const QUEUE: &str = "deployments";
+
+/// What a run leaves behind, to compare runs.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    status: DeploymentStatus,
+    steps: BTreeMap<String, String>,
+    outputs: serde_json::Value,
+    resources: BTreeSet<String>,
+}
+
+/// The parts of one run: simulated Azure, fake broker, Azurite container, handler.
+struct Rig {
+    clock: Arc<VirtualClock>,
+    sim: polaris_sim::SimHandle,
+    fake: FakeServiceBus,
+    store: Arc<polaris_blobstore::BlobStateStore>,
+    ctx: Arc<ServeContext>,
+}
+
+impl Rig {
+    /// Messages the handler sent, as the host would receive them.
+    fn drain(&self) -> Vec<Queued> {
+        let received = self.fake.drain(QUEUE);
+        let queued = received.into_iter().map(|m| Queued {
+            message_id: m.message_id,
+            body: m.body,
+            not_before: m.scheduled_enqueue_time,
+            delivery_count: 1,
+        });
+        queued.collect()
+    }
+
+    async fn state(&self) -> SagaState {
+        let keys = self.store.list("deployments/", None, 10).await.expect("list");
+        assert_eq!(keys.len(), 1, "one deployment: {keys:?}");
+        serde_json::from_slice(&self.store.get(&keys[0]).await.expect("state").body).unwrap()
+    }
+}
+
+async fn rig() -> Rig {
+    let clock = Arc::new(VirtualClock::new());
+    let sim = start_sim(&clock).await;
+    let fake = FakeServiceBus::start(&[QUEUE]).await.expect("fake Service Bus");
+    let store = Arc::new(support_azurite::store("e2e").await);
+    let secrets = Arc::new(MemorySecretStore::new());
+    let parts = Parts {
+        store: store.clone(),
+        secrets: secrets.clone(),
+        sender: Arc::new(fake.sender(QUEUE).expect("sender")),
+        executor: sim_executor(&sim, secrets),
+        clock: clock.clone(),
+    };
+    let ctx = Arc::new(ServeContext::ready(app(parts, Duration::from_secs(30))));
+    let rig = Rig { clock, sim, fake, store, ctx };
+
+    // What `polaris enqueue` does, through the same sender.
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/enhanced.json"));
+    let spec: serde_json::Value = serde_json::from_str(&spec.unwrap()).unwrap();
+    let sender = rig.fake.sender(QUEUE).expect("client sender");
+    enqueue_spec(&sender, &spec, Some("e2e")).await.expect("enqueued");
+    rig
+}
+
+async fn run(mode: Mode) -> Outcome {
+    let rig = rig().await;
+    let mut host = Host::new(rig.ctx.clone(), rig.clock.clone(), || rig.drain());
+    host.run(mode, 3000).await;
+    finish(&rig, &host, mode).await
+}
+
+async fn finish<D: Fn() -> Vec<Queued>>(rig: &Rig, host: &Host<D>, mode: Mode) -> Outcome {
+    let (store, sim) = (&rig.store, &rig.sim);
+    let state = rig.state().await;
+    assert!(host.invocations > state.steps.len(), "{mode:?}: one invocation per step at least");
+    assert_eq!(state.status, DeploymentStatus::Succeeded, "{mode:?}: {:#?}", state.history);
+    let dead = store.list(DEAD_LETTER_PREFIX, None, 10).await.expect("list");
+    assert!(dead.is_empty(), "{mode:?}: dead letters {dead:?}");
+    assert!(host.queue.is_empty(), "{mode:?}: the run drained the queue");
+
+    let mut resources = BTreeSet::new();
+    for resource in sim.inventory() {
+        let id = resource.id.to_lowercase();
+        assert!(resources.insert(id.clone()), "{mode:?}: {id} exists twice");
+    }
+    Outcome {
+        status: state.status,
+        steps: state
+            .steps
+            .iter()
+            .map(|(name, st)| (name.to_string(), format!("{:?}", st.status)))
+            .collect(),
+        outputs: serde_json::to_value(&state.outputs).unwrap(),
+        resources,
+    }
+}
+
+#[tokio::test]
+async fn enhanced_example_succeeds_through_serve_with_state_in_azurite() {
+    let outcome = run(Mode::Once).await;
+    assert!(!outcome.resources.is_empty());
+    assert!(outcome.steps.values().all(|s| s == "Succeeded"), "{:?}", outcome.steps);
+}
+
+#[tokio::test]
+async fn every_message_twice_or_raced_ends_in_the_same_state_without_duplicates() {
+    let once = run(Mode::Once).await;
+    let twice = run(Mode::Twice).await;
+    assert_eq!(once, twice, "duplicate deliveries change nothing");
+    let raced = run(Mode::Racing).await;
+    assert_eq!(once, raced, "racing handlers change nothing");
+}
+
+/// A broker outage loses the first kick; redelivery of the deploy message finds the
+/// deployment already stored, so nothing resends the kick. The sweeper finds it stalled and
+/// re-kicks it, and the run completes; sweeping again is harmless.
+#[tokio::test]
+async fn lost_kick_after_a_broker_outage_is_recovered_by_the_sweeper() {
+    let rig = rig().await;
+    // Retry-After beyond the sender's budget: the send gives up at once (B15).
+    rig.fake.push_reply(Reply::throttled("120"));
+    let mut host = Host::new(rig.ctx.clone(), rig.clock.clone(), || rig.drain());
+    host.run(Mode::Once, 50).await;
+    assert_eq!(host.redeliveries, 1, "the failed invocation was redelivered");
+    assert_eq!(rig.state().await.status, DeploymentStatus::Accepted, "stalled");
+
+    let sweep = serde_json::json!({"Data": {"timer": {"IsPastDue": false}}, "Metadata": {}});
+    let (status, answer) = serve_support::post(&rig.ctx, "/RecoverySweeper", &sweep).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["Outputs"]["kicked"], serde_json::json!([]), "not stalled long enough");
+
+    rig.clock.advance(rig.ctx.sweeper.stall_after + Duration::from_secs(1));
+    let (status, answer) = serve_support::post(&rig.ctx, "/RecoverySweeper", &sweep).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["Outputs"]["kicked"].as_array().map(Vec::len), Some(1), "{answer}");
+
+    host.run(Mode::Once, 3000).await;
+    let outcome = finish(&rig, &host, Mode::Once).await;
+    assert_eq!(outcome.status, DeploymentStatus::Succeeded);
+
+    rig.clock.advance(rig.ctx.sweeper.stall_after * 2);
+    let (_, answer) = serve_support::post(&rig.ctx, "/RecoverySweeper", &sweep).await;
+    assert_eq!(answer["Outputs"]["kicked"], serde_json::json!([]), "terminal: left alone");
+}
