@@ -353,7 +353,8 @@ fn on_do_outcome(
                         failure.request_id,
                     );
                 } else {
-                    step_failed(plan, s, item, failure, now, out);
+                    let retries = st.capacity_retries;
+                    step_failed(plan, s, item, capacity_exhausted(failure, retries), now, out);
                 }
             }
             FailureClass::Permanent => step_failed(plan, s, item, failure, now, out),
@@ -824,6 +825,17 @@ fn exhausted(failure: StepFailure, attempts: u32) -> StepFailure {
         message: format!("gave up after {attempts} attempts: {}", failure.message),
         ..failure
     }
+}
+
+/// Capacity that did not come back within the retries ends the deployment with the code
+/// `Capacity` (B11), so a caller can tell "try later or elsewhere" from a bad request
+/// whatever code Azure used; Azure's code stays in the message.
+fn capacity_exhausted(failure: StepFailure, retries: u32) -> StepFailure {
+    let message = format!(
+        "no regional capacity after {retries} capacity retries: {}: {}",
+        failure.code, failure.message
+    );
+    StepFailure { class: FailureClass::Permanent, code: "Capacity".to_owned(), message, ..failure }
 }
 
 fn error_record(
