@@ -205,3 +205,54 @@ async fn sweeper_with_nothing_stuck_kicks_nothing() {
     assert_eq!(status, 200);
     assert_eq!(answer["Outputs"]["kicked"], json!([]));
 }
+
+#[tokio::test]
+async fn forwarded_api_is_served_under_api() {
+    let (ctx, store) = memory_ctx();
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/standard.json"));
+    let reply = warp::test::request()
+        .method("POST")
+        .path("/api/deployments?code=function-key")
+        .header("content-type", "application/json")
+        .body(spec.expect("example"))
+        .reply(&routes(ctx.clone()))
+        .await;
+    assert_eq!(reply.status().as_u16(), 202, "{:?}", String::from_utf8_lossy(reply.body()));
+    let keys = store.list("deployments/", None, 10).await.unwrap();
+    assert_eq!(keys.len(), 1, "the API stored the deployment");
+
+    let list =
+        warp::test::request().method("GET").path("/api/deployments").reply(&routes(ctx)).await;
+    assert_eq!(list.status().as_u16(), 200);
+    assert!(serde_json::from_slice::<Value>(list.body()).unwrap().is_object());
+}
+
+#[tokio::test]
+async fn teardown_on_event_handles_an_event_grid_invocation() {
+    let (ctx, _) = memory_ctx();
+    // The shape of fixtures/functions/requests/eventgrid-eventgridschema.KarlGW-azfunc.
+    let event = json!({
+        "id": "4e773554-f6b7-4ea2-b07d-4c5fd5aba741",
+        "topic": "topic",
+        "subject": "subject",
+        "eventType": "created",
+        "dataVersion": "1",
+        "metadataVersion": "1",
+        "eventTime": "2023-10-12T20:13:49.640002Z",
+        "data": {"id": "4e773554-f6b7-4ea2-b07d-4c5fd5aba741", "name": "test"}
+    });
+    let envelope = json!({"Data": {"event": event}, "Metadata": {"data": event["data"]}});
+    let (status, answer) = post(&ctx, "/TeardownOnEvent", &envelope).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["Outputs"]["disposition"]["disposition"], "ignored", "{answer}");
+}
+
+#[tokio::test]
+async fn rotate_keys_needs_rotation_clients() {
+    let (ctx, _) = memory_ctx();
+    let timer = json!({"Data": {"timer": {"ScheduleStatus": null, "IsPastDue": false}}});
+    let (status, answer) = post(&ctx, "/RotateKeys", &timer).await;
+    assert_eq!(status, 503, "{answer}");
+    assert!(answer["detail"].as_str().unwrap().contains("not configured"));
+}

@@ -6,9 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::Response;
 
+use crate::api::ApiAuth;
 use crate::app::App;
+use crate::rotation::Rotation;
 use crate::sweeper::SweeperConfig;
+
+/// The deployments API's filter, mounted under `/api/`.
+pub type ApiFilter = BoxedFilter<(Response<String>,)>;
 
 /// Builds the app on first use; the error text names the setting to fix.
 pub type AppFactory =
@@ -22,17 +30,30 @@ pub struct ServeContext {
     /// redeliver while we still work (B20), so we answer 500 first and let redelivery resume.
     pub invocation_budget: Duration,
     pub sweeper: SweeperConfig,
+    /// The forwarded deployments API; `None` answers 503 (no app configured).
+    pub api: Option<ApiFilter>,
+    /// Azure clients for key rotation; `None` answers `RotateKeys` with 503.
+    pub rotation: Option<Rotation>,
 }
 
 impl ServeContext {
-    /// A context around an app that already exists (tests, the embedded runtime).
+    /// A context around an app that already exists. The API is mounted with host-managed
+    /// authentication: the Functions host checks function keys before forwarding.
     pub fn ready(app: Arc<App>) -> Self {
+        let api = crate::api::routes(app.clone(), ApiAuth::HostManaged).boxed();
         Self {
             app: OnceCell::new_with(Some(app)),
             factory: None,
             invocation_budget: Duration::from_secs(120),
             sweeper: SweeperConfig::default(),
+            api: Some(api),
+            rotation: None,
         }
+    }
+
+    pub fn with_rotation(mut self, rotation: Rotation) -> Self {
+        self.rotation = Some(rotation);
+        self
     }
 
     /// A context whose app is built by `factory` on the first invocation, so the port is
@@ -43,6 +64,8 @@ impl ServeContext {
             factory: Some(factory),
             invocation_budget: Duration::from_secs(120),
             sweeper: SweeperConfig::default(),
+            api: None,
+            rotation: None,
         }
     }
 

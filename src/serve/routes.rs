@@ -5,11 +5,11 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use warp::http::StatusCode;
+use warp::http::{Response, StatusCode};
 use warp::{Filter, Rejection, Reply};
 
 use super::context::ServeContext;
-use super::problem::{JsonReply, not_available, problem};
+use super::problem::{JsonReply, problem};
 use super::{saga_worker, timers};
 
 /// Header carrying the host's invocation id on every envelope request.
@@ -19,6 +19,7 @@ const INVOCATION_ID: &str = "x-azure-functions-invocationid";
 pub fn routes(
     ctx: Arc<ServeContext>,
 ) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let api_ctx = ctx.clone();
     let with_ctx = warp::any().map(move || ctx.clone());
     let invocation =
         with_ctx.and(warp::header::optional::<String>(INVOCATION_ID)).and(warp::body::bytes());
@@ -41,9 +42,20 @@ pub fn routes(
             timers::recovery_sweeper(&ctx, id, body).await
         },
     );
-    let rotate = warp::path!("RotateKeys").and(warp::post()).map(timers::rotate_keys);
-    let teardown = warp::path!("TeardownOnEvent").and(warp::post()).map(timers::teardown_on_event);
-    let api = warp::path("api").and(warp::path::tail()).map(|_| api_unavailable());
+    let rotate = warp::path!("RotateKeys").and(warp::post()).and(invocation.clone()).then(
+        |ctx: Arc<ServeContext>, id: Option<String>, body: Bytes| async move {
+            timers::rotate_keys(&ctx, id, body).await
+        },
+    );
+    let teardown = warp::path!("TeardownOnEvent").and(warp::post()).and(invocation).then(
+        |ctx: Arc<ServeContext>, id: Option<String>, body: Bytes| async move {
+            timers::teardown_on_event(&ctx, id, body).await
+        },
+    );
+    let api = match &api_ctx.api {
+        Some(api) => api.clone(),
+        None => warp::path("api").and(warp::path::tail()).map(|_| api_unavailable()).boxed(),
+    };
 
     ready
         .or(saga)
@@ -54,14 +66,27 @@ pub fn routes(
         .unify()
         .or(teardown)
         .unify()
-        .or(api)
+        .map(Reply::into_response)
+        .or(api.map(Reply::into_response))
         .unify()
         .recover(not_found)
 }
 
-/// The deployments API module is not part of this build; say so instead of a bare 404.
-fn api_unavailable() -> JsonReply {
-    not_available("the deployments HTTP API (DeploymentsApi)")
+/// The handler has no app (its settings are invalid); say so instead of a bare 404.
+fn api_unavailable() -> Response<String> {
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": "not configured",
+        "status": 503,
+        "detail": "the deployments API needs a configured handler; see the handler's log",
+    });
+    let mut response = Response::new(body.to_string());
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static("application/problem+json"),
+    );
+    response
 }
 
 async fn not_found(rejection: Rejection) -> Result<JsonReply, Infallible> {

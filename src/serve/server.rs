@@ -56,26 +56,34 @@ pub async fn run_serve() -> ExitCode {
     };
     tracing::info!(port, "custom handler listening on 127.0.0.1");
 
-    // Reading settings is pure; report a bad one now, while invocations answer 500 naming
-    // it until the app is redeployed with the fix.
-    let settings = Settings::from_env();
-    if let Err(e) = &settings {
-        tracing::error!(error = %e, "configuration is invalid; invocations will fail");
-    }
-    let sweeper = settings.as_ref().map(|s| s.sweeper.clone()).unwrap_or_default();
-    let budget = settings.as_ref().map(|s| s.invocation_budget).ok();
-
-    let factory: AppFactory = Box::new(move || {
-        let settings = settings.clone();
-        Box::pin(async move {
-            let settings = settings.map_err(|e| e.to_string())?;
-            crate::settings::build_app(&settings).await.map_err(|e| e.to_string())
-        })
-    });
-    let mut ctx = ServeContext::lazy(factory).with_sweeper(sweeper);
-    if let Some(budget) = budget {
-        ctx = ctx.with_invocation_budget(budget);
-    }
+    // Settings and clients are built without a request (milliseconds), so the first probe
+    // is answered at once; the state container is checked in the background.
+    let ctx = match Settings::from_env().map_err(|e| e.to_string()).and_then(|settings| {
+        let wired = crate::settings::wire(&settings).map_err(|e| e.to_string())?;
+        Ok((settings, wired))
+    }) {
+        Ok((settings, wired)) => {
+            let store = wired.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.ensure_container().await {
+                    tracing::error!(error = %e, "state container unavailable");
+                }
+            });
+            ServeContext::ready(wired.app)
+                .with_rotation(wired.rotation)
+                .with_sweeper(settings.sweeper.clone())
+                .with_invocation_budget(settings.invocation_budget)
+        }
+        Err(why) => {
+            // Answer every invocation with the reason until the app is fixed.
+            tracing::error!(error = %why, "configuration is invalid; invocations will fail");
+            let factory: AppFactory = Box::new(move || {
+                let why = why.clone();
+                Box::pin(async move { Err(why) })
+            });
+            ServeContext::lazy(factory)
+        }
+    };
     serve_on(listener, Arc::new(ctx)).await;
     ExitCode::SUCCESS
 }

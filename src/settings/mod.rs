@@ -20,7 +20,7 @@ use crate::sweeper::SweeperConfig;
 
 pub use keyvault_secrets::KeyVaultSecretStore;
 pub use parse::{Lookup, env_lookup};
-pub use wiring::{WiringError, build_app, build_sender};
+pub use wiring::{Wired, WiringError, build_app, build_sender, wire};
 
 /// The port the host passes to the handler.
 pub const PORT_SETTING: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";

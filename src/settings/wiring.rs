@@ -14,6 +14,7 @@ use super::keyvault_secrets::KeyVaultSecretStore;
 use super::{SenderSettings, Settings};
 use crate::app::App;
 use crate::clock::SystemClock;
+use crate::rotation::Rotation;
 use crate::runtime::AzureExecutor;
 use crate::worker::{Worker, WorkerMetrics};
 
@@ -73,8 +74,23 @@ pub fn build_sender(settings: &SenderSettings) -> Result<ServiceBusSender, Wirin
     .map_err(|e| WiringError::Sender(e.to_string()))
 }
 
+/// The production app and what the handler needs beside it.
+pub struct Wired {
+    pub app: Arc<App>,
+    pub store: Arc<BlobStateStore>,
+    pub rotation: Rotation,
+}
+
 /// Builds store, sender, secrets and executor, and creates the state container if missing.
 pub async fn build_app(settings: &Settings) -> Result<Arc<App>, WiringError> {
+    let wired = wire(settings)?;
+    wired.store.ensure_container().await.map_err(|e| WiringError::Store(e.to_string()))?;
+    Ok(wired.app)
+}
+
+/// Builds every client without sending a request, so `polaris serve` can do it between
+/// binding its port and answering the first probe.
+pub fn wire(settings: &Settings) -> Result<Wired, WiringError> {
     let credential = credential(&settings.credential)?;
     let options = client_options(settings.extra_ca_pem.as_ref())?;
 
@@ -85,7 +101,7 @@ pub async fn build_app(settings: &Settings) -> Result<Arc<App>, WiringError> {
         options.clone(),
     )
     .map_err(|e| WiringError::Store(e.to_string()))?;
-    store.ensure_container().await.map_err(|e| WiringError::Store(e.to_string()))?;
+    let store = Arc::new(store);
 
     let sender = build_sender(&settings.sender_settings())?;
     let secrets =
@@ -99,9 +115,11 @@ pub async fn build_app(settings: &Settings) -> Result<Arc<App>, WiringError> {
     };
     let executor =
         setup.build(secrets.clone()).map_err(|e| WiringError::Executor(e.to_string()))?;
+    let rotation =
+        Rotation::from_setup(&setup).map_err(|e| WiringError::Executor(e.to_string()))?;
 
     let worker = Arc::new(Worker {
-        store: Arc::new(store),
+        store: store.clone(),
         secrets,
         sender: Arc::new(sender),
         executor: Arc::new(AzureExecutor(executor)),
@@ -112,7 +130,8 @@ pub async fn build_app(settings: &Settings) -> Result<Arc<App>, WiringError> {
         metrics: Arc::new(WorkerMetrics::default()),
         crash: None,
     });
-    Ok(Arc::new(App::new(worker, settings.tenant_id.clone())))
+    let app = Arc::new(App::new(worker, settings.tenant_id.clone()));
+    Ok(Wired { app, store, rotation })
 }
 
 /// Public-cloud vault names, unless ARM is a loopback simulator, which serves vault data
