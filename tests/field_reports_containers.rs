@@ -202,6 +202,21 @@ async fn b11_capacity_failure_deletes_the_partial_group_and_retries_a_bounded_nu
     assert_nothing_left(&h, &state);
 }
 
+#[tokio::test]
+async fn b12_upper_case_repository_path_is_refused_before_any_request() {
+    let h = support::start(Setup::default()).await;
+    let image = format!("ghcr.io/Owner/img@{}", support::digest('d'));
+    let spec = with(example("standard.json"), json!({ "workload_image": image }));
+
+    let result = h.rt.app.deployments.submit(&spec, None).await;
+
+    let Err(WorkerError::InvalidSpec(errors)) = result else { panic!("accepted: {result:?}") };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["workload_image"], "{errors}");
+    assert!(errors.0[0].fix.contains("ghcr.io/owner/img"), "{errors}");
+    assert!(h.sim().request_log().is_empty());
+}
+
 /// Creating a group whose operation never finishes, optionally showing `event`.
 async fn stuck_group(event: Option<&str>, key: &str) -> (Harness, SagaState, u64) {
     let h = support::start(Setup::default()).await;

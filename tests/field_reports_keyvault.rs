@@ -300,3 +300,30 @@ async fn b05_key_release_policy_pins_vmpl_0_and_the_hash_of_the_cce_policy() {
     assert_ne!(changed_hostdata, hostdata, "a new CCE policy has a new hash");
     assert_eq!(claim(&changed_policy, "x-ms-sevsnpvm-hostdata"), Some(&json!(changed_hostdata)));
 }
+
+#[tokio::test]
+async fn b05_user_release_policy_without_vmpl_0_or_the_cce_hash_is_refused() {
+    let h = support::start(Setup::default()).await;
+    let cce = b64::encode(br#"{"allow_all": false}"#);
+    let authority = "https://sharedweu.weu.attest.azure.net";
+    let compliant = json!({"claim": "x-ms-compliance-status", "equals": "azure-compliant-uvm"});
+    let vmpl = json!({"claim": "x-ms-sevsnpvm-vmpl", "equals": 0});
+    let unsafe_policies = [
+        // No VMPL claim: a report from another VMPL would get the key.
+        json!({"version": "1.0.0", "anyOf": [{"authority": authority, "allOf": [compliant]}]}),
+        // VMPL 0, but not bound to the containers' CCE policy.
+        json!({"version": "1.0.0", "anyOf": [{"authority": authority,
+            "allOf": [compliant, vmpl]}]}),
+    ];
+
+    for policy in unsafe_policies {
+        let spec = with(support::cce_spec(&cce), json!({ "release_policy": policy }));
+        let result = h.rt.app.deployments.submit(&spec, None).await;
+
+        let Err(WorkerError::InvalidSpec(errors)) = result else { panic!("accepted: {result:?}") };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["release_policy"], "{errors}");
+    }
+    assert!(h.sim().request_log().is_empty());
+    assert_eq!(h.rt.queue.stats().sent, 0);
+}
