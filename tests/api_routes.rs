@@ -255,7 +255,8 @@ async fn bearer_token_is_required_when_configured() {
     let none = call(&api, "GET", "/api/deployments", None, &[]).await;
     assert_problem(&none, StatusCode::UNAUTHORIZED);
     assert_eq!(none.header("www-authenticate"), Some("Bearer"));
-    let wrong = call(&api, "GET", "/api/deployments", None, &[("Authorization", "Bearer x")]).await;
+    let bad = [("Authorization", "Bearer x")];
+    let wrong = call(&api, "GET", "/api/deployments", None, &bad).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let right =
         call(&api, "GET", "/api/deployments", None, &[("Authorization", "Bearer t0ken")]).await;

@@ -36,8 +36,8 @@ fn events_at(
     resource: &str,
     time: Option<&str>,
 ) -> Vec<IncomingEvent> {
-    let text =
-        fixture(path).replace("{subscription-id}", subscription).replace("{resource-group}", group);
+    let text = fixture(path).replace("{subscription-id}", subscription);
+    let text = text.replace("{resource-group}", group);
     let mut body: Value = serde_json::from_str(&text).expect("fixture is JSON");
     for event in body.as_array_mut().into_iter().flatten() {
         event["data"]["resourceUri"] = json!(resource);
@@ -180,7 +180,8 @@ async fn a_delete_event_older_than_the_deployment_does_not_hit_a_redeploy() {
     let (sub, group) = (subscription(&state), group_name(&state));
     let rg = format!("/subscriptions/{sub}/resourceGroups/{group}");
     // The fixture's eventTime is 2018, long before this deployment was created.
-    let events = events_at("eventgridschema/resource-delete-success.json", &sub, &group, &rg, None);
+    let sample = "eventgridschema/resource-delete-success.json";
+    let events = events_at(sample, &sub, &group, &rg, None);
     let results = handle_batch(&h.rt.app, &events).await;
     assert!(matches!(results[0], EventDisposition::Ignored { .. }), "{results:?}");
     assert_eq!(h.state(&state.deployment_id).await.status, DeploymentStatus::Succeeded);
@@ -198,7 +199,7 @@ async fn hook(
         request = request.header(*name, *value);
     }
     if let Some(body) = body {
-        request = request.body(body.to_owned());
+        request = request.body(body);
     }
     let response = request.reply(&filter).await;
     let text = String::from_utf8_lossy(response.body()).into_owned();
@@ -247,7 +248,8 @@ async fn the_embedded_webhook_answers_both_handshakes_and_delivers_events() {
 
     // Event Grid schema notification of an unrelated event: accepted and ignored.
     let blob = fixture("eventgridschema/blob-deleted.json");
-    let (status, _, _) = hook(&h, "POST", &[("aeg-event-type", "Notification")], Some(&blob)).await;
+    let notification = [("aeg-event-type", "Notification")];
+    let (status, _, _) = hook(&h, "POST", &notification, Some(&blob)).await;
     assert_eq!(status, StatusCode::ACCEPTED);
 }
 

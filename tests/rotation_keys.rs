@@ -173,9 +173,11 @@ impl KeyDataPlane for WrongPolicy {
 async fn a_new_version_without_the_intended_policy_fails_the_run() {
     let d = deployed(example("enhanced.json")).await;
     d.h.clock.advance(DAY * 91);
-    let rotation = Rotation::new(Arc::new(WrongPolicy(d.rotation.keys.clone())), d.rotation.groups);
+    let keys = Arc::new(WrongPolicy(d.rotation.keys.clone()));
+    let rotation = Rotation::new(keys, d.rotation.groups);
 
-    let report = rotate_due(&d.h.rt.app, &rotation, &RotationRun::scheduled(d.h.clock.now())).await;
+    let run = RotationRun::scheduled(d.h.clock.now());
+    let report = rotate_due(&d.h.rt.app, &rotation, &run).await;
     assert_eq!(report.failed(), 1, "{report:?}");
     let RotationOutcome::Failed { code, .. } = &report.results[0].outcome else { unreachable!() };
     assert_eq!(code, "RotationPostConditionFailed");

@@ -33,6 +33,11 @@ fn format_problem(status: &u16, body: &Value) -> String {
     out
 }
 
+/// An answer whose body is not what the route documents.
+fn unexpected(answer: Answer) -> ClientError {
+    ClientError::Problem { status: answer.status.as_u16(), body: answer.body }
+}
+
 /// A client of one API base URL (`http://127.0.0.1:7071`).
 #[derive(Clone, Debug)]
 pub struct ApiClient {
@@ -91,8 +96,7 @@ impl ApiClient {
     }
 
     fn view(answer: Answer) -> Result<DeploymentView, ClientError> {
-        serde_json::from_value(answer.body.clone())
-            .map_err(|_| ClientError::Problem { status: answer.status.as_u16(), body: answer.body })
+        serde_json::from_value(answer.body.clone()).map_err(|_| unexpected(answer))
     }
 
     pub async fn submit(
@@ -127,8 +131,7 @@ impl ApiClient {
         }
         let path = format!("{}?{}", url.path(), url.query().unwrap_or_default());
         let answer = self.send(Method::GET, &path, None, &[]).await?;
-        serde_json::from_value(answer.body.clone())
-            .map_err(|_| ClientError::Problem { status: answer.status.as_u16(), body: answer.body })
+        serde_json::from_value(answer.body.clone()).map_err(|_| unexpected(answer))
     }
 
     pub async fn teardown(&self, id: &str) -> Result<DeploymentView, ClientError> {

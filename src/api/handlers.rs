@@ -33,22 +33,23 @@ impl Request {
         format!("/api/{}", self.path)
     }
 
-    fn json_body(&self) -> Result<serde_json::Value, Problem> {
+    fn json_body(&self) -> Result<serde_json::Value, Box<Problem>> {
         if self.body.len() as u64 > MAX_BODY {
-            return Err(Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Body too large")
-                .with_detail(format!("at most {MAX_BODY} bytes")));
+            let problem = Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Too large");
+            return Err(problem.with_detail(format!("at most {MAX_BODY} bytes")).into());
         }
         serde_json::from_slice(&self.body).map_err(|e| {
-            Problem::bad_request(format!(
+            Box::new(Problem::bad_request(format!(
                 "the body is not valid JSON (line {}, column {}): {e}",
                 e.line(),
                 e.column()
-            ))
+            )))
         })
     }
 }
 
-type Answer = Result<Response<String>, Problem>;
+/// Problems are boxed: they are large and only travel on the error path.
+type Answer = Result<Response<String>, Box<Problem>>;
 
 pub async fn dispatch(api: &Api, req: Request) -> Response<String> {
     let authorization = req.header("authorization");
@@ -73,13 +74,13 @@ pub async fn dispatch(api: &Api, req: Request) -> Response<String> {
         (&Method::POST, ["deployments", id, "rotate-key"]) => rotate_key(api, id).await,
         (&Method::POST, ["plan"]) => plan(api, &req).await,
         (&Method::GET, ["openapi.json"]) => openapi().await,
-        _ => Err(unmatched(&req, &segs)),
+        _ => Err(Box::new(unmatched(&req, &segs))),
     };
     match answer {
         Ok(response) => response,
         Err(problem) => {
             let problem =
-                if problem.instance.is_none() { problem.at(&req.instance()) } else { problem };
+                if problem.instance.is_none() { problem.at(&req.instance()) } else { *problem };
             problem_reply(&problem)
         }
     }
@@ -105,9 +106,9 @@ fn unmatched(req: &Request, segs: &[&str]) -> Problem {
         .with_detail(format!("allowed: {}", allowed.join(", ")))
 }
 
-fn parse_id(id: &str) -> Result<DeploymentId, Problem> {
+fn parse_id(id: &str) -> Result<DeploymentId, Box<Problem>> {
     DeploymentId::new(id)
-        .map_err(|_| Problem::not_found(&format!("deployment `{id}` does not exist")))
+        .map_err(|_| Box::new(Problem::not_found(&format!("deployment `{id}` does not exist"))))
 }
 
 fn location(id: &DeploymentId) -> String {
@@ -129,12 +130,24 @@ fn accepted(state: &SagaState) -> Response<String> {
 #[utoipa::path(
     post,
     path = "/api/deployments",
-    request_body(content = serde_json::Value, description = "A deployment spec (the module's variables)"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "A repeat with the same key returns the same deployment")),
+    request_body(
+        content = serde_json::Value,
+        description = "A deployment spec (the module's variables)"
+    ),
+    params((
+        "Idempotency-Key" = Option<String>,
+        Header,
+        description = "A repeat with the same key returns the same deployment"
+    )),
     responses(
         (status = 202, description = "Accepted; poll `Location`", body = DeploymentView,
          headers(("Location" = String), ("Retry-After" = u32))),
-        (status = 400, description = "Invalid spec: every field problem", body = super::Problem, content_type = "application/problem+json"),
+        (
+            status = 400,
+            description = "Invalid spec: every field problem",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
     )
 )]
 pub async fn submit(api: &Api, req: &Request) -> Answer {
@@ -142,7 +155,8 @@ pub async fn submit(api: &Api, req: &Request) -> Answer {
     let key = req.header("idempotency-key").map(str::trim).filter(|k| !k.is_empty());
     let state =
         api.app.deployments.submit(&spec, key).await.map_err(|e| Problem::from_worker(&e))?;
-    tracing::info!(deployment_id = %state.deployment_id, step = "-", "deployment submitted via API");
+    let id = &state.deployment_id;
+    tracing::info!(deployment_id = %id, step = "-", "deployment submitted via API");
     Ok(accepted(&state))
 }
 
@@ -155,10 +169,23 @@ pub async fn submit(api: &Api, req: &Request) -> Answer {
         ("history" = Option<bool>, Query, description = "Add every step event"),
     ),
     responses(
-        (status = 200, description = "Terminal (succeeded, torn down, failed, ...)", body = DeploymentView),
-        (status = 202, description = "Still running; poll again after `Retry-After`", body = DeploymentView,
-         headers(("Location" = String), ("Retry-After" = u32))),
-        (status = 404, description = "Unknown deployment", body = super::Problem, content_type = "application/problem+json"),
+        (
+            status = 200,
+            description = "Terminal (succeeded, torn down, failed, ...)",
+            body = DeploymentView
+        ),
+        (
+            status = 202,
+            description = "Still running; poll again after `Retry-After`",
+            body = DeploymentView,
+            headers(("Location" = String), ("Retry-After" = u32))
+        ),
+        (
+            status = 404,
+            description = "Unknown deployment",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
     )
 )]
 pub async fn get(api: &Api, req: &Request, id: &str) -> Answer {
@@ -182,13 +209,22 @@ pub async fn get(api: &Api, req: &Request, id: &str) -> Answer {
     get,
     path = "/api/deployments",
     params(
-        ("status" = Option<String>, Query, description = "Only this saga status (`running`, `succeeded`, ...)"),
+        (
+            "status" = Option<String>,
+            Query,
+            description = "Only this saga status (`running`, `succeeded`, ...)"
+        ),
         ("limit" = Option<u32>, Query, description = "Page size, 1-100 (default 20)"),
         ("continuation" = Option<String>, Query, description = "Token from the previous page"),
     ),
     responses(
         (status = 200, description = "One page", body = DeploymentPage),
-        (status = 400, description = "Bad filter or limit", body = super::Problem, content_type = "application/problem+json"),
+        (
+            status = 400,
+            description = "Bad filter or limit",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
     )
 )]
 pub async fn list(api: &Api, req: &Request) -> Answer {
@@ -209,7 +245,10 @@ pub async fn list(api: &Api, req: &Request) -> Answer {
         None => 20,
     };
     let after = match query.get("continuation") {
-        Some(token) => Some(parse_id(token).map_err(|_| Problem::bad_request("bad continuation"))?),
+        Some(token) => {
+            let bad = |_| Box::new(Problem::bad_request("bad continuation token"));
+            Some(parse_id(token).map_err(bad)?)
+        }
         None => None,
     };
     let page = api
@@ -233,8 +272,18 @@ pub async fn list(api: &Api, req: &Request) -> Answer {
     responses(
         (status = 202, description = "Teardown or cancel requested", body = DeploymentView,
          headers(("Location" = String), ("Retry-After" = u32))),
-        (status = 404, description = "Unknown deployment", body = super::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not possible in this state", body = super::Problem, content_type = "application/problem+json"),
+        (
+            status = 404,
+            description = "Unknown deployment",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
+        (
+            status = 409,
+            description = "Not possible in this state",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
     )
 )]
 pub async fn teardown(api: &Api, id: &str) -> Answer {
@@ -251,8 +300,18 @@ pub async fn teardown(api: &Api, id: &str) -> Answer {
     responses(
         (status = 202, description = "Redrive started", body = DeploymentView,
          headers(("Location" = String), ("Retry-After" = u32))),
-        (status = 404, description = "Unknown deployment", body = super::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Nothing to redrive in this state", body = super::Problem, content_type = "application/problem+json"),
+        (
+            status = 404,
+            description = "Unknown deployment",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
+        (
+            status = 409,
+            description = "Nothing to redrive in this state",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
     )
 )]
 pub async fn retry(api: &Api, id: &str) -> Answer {
@@ -269,9 +328,24 @@ pub async fn retry(api: &Api, id: &str) -> Answer {
     request_body = AbandonRequest,
     responses(
         (status = 200, description = "Abandoned", body = DeploymentView),
-        (status = 400, description = "No reason given", body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown deployment", body = super::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Only a stuck deployment can be abandoned", body = super::Problem, content_type = "application/problem+json"),
+        (
+            status = 400,
+            description = "No reason given",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
+        (
+            status = 404,
+            description = "Unknown deployment",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
+        (
+            status = 409,
+            description = "Only a stuck deployment can be abandoned",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
     )
 )]
 pub async fn abandon(api: &Api, req: &Request, id: &str) -> Answer {
@@ -279,7 +353,7 @@ pub async fn abandon(api: &Api, req: &Request, id: &str) -> Answer {
     let body: AbandonRequest = serde_json::from_value(req.json_body()?)
         .map_err(|_| Problem::bad_request("the body must be {\"reason\": \"...\"}"))?;
     if body.reason.trim().is_empty() {
-        return Err(Problem::bad_request("the reason must not be empty"));
+        return Err(Problem::bad_request("the reason must not be empty").into());
     }
     let state = api
         .app
@@ -296,11 +370,35 @@ pub async fn abandon(api: &Api, req: &Request, id: &str) -> Answer {
     path = "/api/deployments/{id}/rotate-key",
     params(("id" = String, Path, description = "Deployment id")),
     responses(
-        (status = 200, description = "Rotated (or already rotated in this slot)", body = RotationOutcome),
-        (status = 404, description = "Unknown deployment", body = super::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not a succeeded enhanced deployment", body = super::Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Key Vault refused, or the new version failed its check", body = super::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Rotation is not configured here", body = super::Problem, content_type = "application/problem+json"),
+        (
+            status = 200,
+            description = "Rotated (or already rotated in this slot)",
+            body = RotationOutcome
+        ),
+        (
+            status = 404,
+            description = "Unknown deployment",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
+        (
+            status = 409,
+            description = "Not a succeeded enhanced deployment",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
+        (
+            status = 502,
+            description = "Key Vault refused, or the new version failed its check",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
+        (
+            status = 503,
+            description = "Rotation is not configured here",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
     )
 )]
 pub async fn rotate_key(api: &Api, id: &str) -> Answer {
@@ -311,7 +409,8 @@ pub async fn rotate_key(api: &Api, id: &str) -> Answer {
             "unavailable",
             "Rotation unavailable",
         )
-        .with_detail("this API instance has no Key Vault client configured"));
+        .with_detail("this API instance has no Key Vault client configured")
+        .into());
     };
     let run = RotationRun::manual(api.app.worker.clock.now());
     let outcome = rotate_one(&api.app, rotation, &id, &run, true).await.map_err(|e| match e {
@@ -320,12 +419,14 @@ pub async fn rotate_key(api: &Api, id: &str) -> Answer {
     match &outcome {
         RotationOutcome::NotApplicable { reason } => {
             Err(Problem::new(StatusCode::CONFLICT, "conflict", "Cannot rotate")
-                .with_detail(reason.clone()))
+                .with_detail(reason.clone())
+                .into())
         }
         RotationOutcome::Failed { code, message, request_id } => {
             let rid = request_id.as_deref().unwrap_or("-");
             Err(Problem::new(StatusCode::BAD_GATEWAY, "rotation-failed", "Rotation failed")
-                .with_detail(format!("{code}: {message} (Azure request id {rid})")))
+                .with_detail(format!("{code}: {message} (Azure request id {rid})"))
+                .into())
         }
         _ => Ok(json_reply(StatusCode::OK, &outcome)),
     }
@@ -337,8 +438,17 @@ pub async fn rotate_key(api: &Api, id: &str) -> Answer {
     path = "/api/plan",
     request_body(content = serde_json::Value, description = "A deployment spec"),
     responses(
-        (status = 200, description = "The plan: steps, dependencies, outputs, warnings", body = serde_json::Value),
-        (status = 400, description = "Invalid spec", body = super::Problem, content_type = "application/problem+json"),
+        (
+            status = 200,
+            description = "The plan: steps, dependencies, outputs, warnings",
+            body = serde_json::Value
+        ),
+        (
+            status = 400,
+            description = "Invalid spec",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
     )
 )]
 pub async fn plan(api: &Api, req: &Request) -> Answer {

@@ -120,11 +120,15 @@ impl DeploymentView {
             .steps
             .values()
             .filter(|s| {
-                matches!(s.status, StepStatus::Succeeded | StepStatus::Undone | StepStatus::Skipped)
+                use StepStatus as S;
+                matches!(s.status, S::Succeeded | S::Undone | S::Skipped)
             })
             .count();
-        let percent = if total == 0 { 100 } else { (done * 100 / total) as u8 };
-        let last_error = state.failure.as_ref().map(|f| LastError {
+        let percent = (done * 100).checked_div(total).map_or(100, |p| p.min(100) as u8);
+        // The deployment's failure, else the latest error a step is retrying after.
+        let step_error =
+            state.steps.values().filter_map(|s| s.last_error.as_ref()).max_by_key(|e| e.at);
+        let last_error = state.failure.as_ref().or(step_error).map(|f| LastError {
             step: f.step.to_string(),
             phase: f.phase.as_str().to_owned(),
             code: f.code.clone(),

@@ -36,10 +36,12 @@ pub struct BackendError {
 
 impl From<ArmError> for BackendError {
     fn from(e: ArmError) -> Self {
-        let (code, request_id) = match &e {
-            ArmError::Service(s) | ArmError::Throttled(s) => (s.code.clone(), s.request_id.clone()),
-            _ => ("AzureRequestFailed".to_owned(), None),
+        let service = match &e {
+            ArmError::Service(s) | ArmError::Throttled(s) => Some(s),
+            _ => None,
         };
+        let code = service.map_or_else(|| "AzureRequestFailed".to_owned(), |s| s.code.clone());
+        let request_id = service.and_then(|s| s.request_id.clone());
         Self { code, message: e.to_string(), request_id }
     }
 }

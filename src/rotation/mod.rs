@@ -317,7 +317,7 @@ async fn rotate_claimed(
         if let Err(why) = check_version(&current, None, intended) {
             let e = BackendError {
                 code: "KeyDrifted".into(),
-                message: format!("the current key version {} {why}; not rotating", current.version),
+                message: format!("current key version {} {why}; not rotating", current.version),
                 request_id: current.request_id.clone(),
             };
             return Ok(failed(app, id, run, e).await);
