@@ -580,11 +580,8 @@ fn undo_order_passes_through_steps_without_undo() {
     let mut plan = plan();
     let key = plan.steps.iter_mut().find(|s| s.name.as_str() == "key").unwrap();
     let StepKind::Arm(arm) = key.kind.clone() else { panic!("model key is an arm step") };
-    key.kind = StepKind::Key(KeyResource {
-        arm,
-        name: "k".into(),
-        release_policy_json: "{}".into(),
-    });
+    key.kind =
+        StepKind::Key(KeyResource { arm, name: "k".into(), release_policy_json: "{}".into() });
     let cfg = SagaConfig::default();
     let mut s = new_deployment(&plan, json!({}), "t", None, T0);
     for st in s.steps.values_mut() {
@@ -596,4 +593,20 @@ fn undo_order_passes_through_steps_without_undo() {
     let d = decide(&plan, &s, Event::Teardown, &cfg, T0).unwrap();
     let first: Vec<_> = d.dispatch.iter().map(|i| i.step.to_string()).collect();
     assert_eq!(first, ["container_group"], "the vault waits for the key's dependents");
+}
+
+/// A resource that exists without our tag is never adopted and never deleted: the forward
+/// step fails, and its undo leaves it in place instead of declaring the deployment stuck.
+#[test]
+fn a_foreign_resource_is_left_alone_and_the_saga_still_compensates() {
+    let mut w = World::default();
+    w.resources
+        .insert("/subscriptions/s/resourceGroups/rg/providers/X/vnet".into(), "someone".into());
+    let r = run(w);
+    assert_eq!(r.state.status, DeploymentStatus::Compensated);
+    assert_eq!(r.state.failure.as_ref().unwrap().code, "NotOwned");
+    assert_eq!(r.world.resources.len(), 1, "only the foreign vnet remains");
+    assert_eq!(r.world.resources.values().next().unwrap(), "someone");
+    let vnet = r.state.steps.get(&StepName::new("vnet")).unwrap();
+    assert_eq!(vnet.status, StepStatus::Undone);
 }

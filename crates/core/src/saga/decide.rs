@@ -18,6 +18,9 @@ use super::state::{
     StepStatus,
 };
 
+/// Failure code for a resource that exists without this deployment's ownership tag.
+pub const NOT_OWNED: &str = "NotOwned";
+
 /// The result of one decision.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
@@ -373,6 +376,18 @@ fn on_undo_outcome(
     now: OffsetDateTime,
     out: &mut Vec<WorkItem>,
 ) {
+    // An undo that finds the resource without our tag leaves it alone: it is not ours, so
+    // there is nothing of ours to remove (and we never delete what we did not create).
+    let outcome = match outcome {
+        Outcome::Failed(f) if f.code == NOT_OWNED => Outcome::Done {
+            outputs: BTreeMap::new(),
+            adopted: false,
+            request_id: f.request_id,
+            note: Some(format!("left in place, not ours: {}", f.message)),
+        },
+        other => other,
+    };
+
     let dep = s.deployment_id.clone();
     let name = item.step.clone();
     match outcome {

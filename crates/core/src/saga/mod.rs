@@ -16,7 +16,9 @@ mod resolve;
 mod state;
 
 pub use config::SagaConfig;
-pub use decide::{Admission, Decision, action_for, admit, decide, new_deployment, pending_items};
+pub use decide::{
+    Admission, Decision, NOT_OWNED, action_for, admit, decide, new_deployment, pending_items,
+};
 pub use error::SagaError;
 pub use graph::{check_plan, topological_order};
 pub use message::{WORK_SCHEMA, WorkItem, WorkMessage};
