@@ -165,7 +165,8 @@ async fn undo_failing_transiently_ends_stuck_after_bounded_attempts() {
     let failure = state.failure.as_ref().expect("the reason is recorded");
     assert_eq!((failure.step.as_str(), failure.phase), ("vnet", Phase::Undo));
     let attempts = support::config_undo_attempts();
-    assert!(failure.message.contains(&format!("gave up after {attempts} attempts")), "{failure:?}");
+    let gave_up = format!("gave up after {attempts} attempts");
+    assert!(failure.message.contains(&gave_up), "{failure:?}");
     let deletes = support::log::on(&h.sim().request_log(), "DELETE", &vnet).len();
     assert_eq!(deletes, attempts as usize, "one DELETE per undo attempt");
 }

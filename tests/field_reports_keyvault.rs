@@ -203,7 +203,9 @@ async fn b03_release_policy_read_back_mismatch_fails_the_key_step_and_compensate
 async fn b04_release_policy_holding_a_rotation_policy_is_refused_before_any_request() {
     let h = support::start(Setup::default()).await;
     let rotation = json!({
-        "lifetimeActions": [{"trigger": {"timeAfterCreate": "P365D"}, "action": {"type": "rotate"}}],
+        "lifetimeActions": [
+            {"trigger": {"timeAfterCreate": "P365D"}, "action": {"type": "rotate"}}
+        ],
         "attributes": {"expiryTime": "P400D"}
     });
     let spec = with(example("enhanced.json"), json!({ "release_policy": rotation }));

@@ -54,7 +54,8 @@ async fn b14_a_throttle_that_never_lifts_fails_classified_after_bounded_attempts
     let failure = state.failure.as_ref().expect("failure");
     assert_eq!((failure.step.as_str(), failure.code.as_str()), ("vault", "TooManyRequests"));
     let attempts = support::saga_config().max_attempts;
-    assert!(failure.message.contains(&format!("gave up after {attempts} attempts")), "{failure:?}");
+    let gave_up = format!("gave up after {attempts} attempts");
+    assert!(failure.message.contains(&gave_up), "{failure:?}");
     assert_eq!(puts.len(), attempts as usize);
     assert!(gaps(&puts).iter().all(|g| *g >= 17), "waits {:?}", gaps(&puts));
     assert_eq!(h.tagged(&state.deployment_id), vec![]);

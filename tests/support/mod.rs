@@ -268,7 +268,8 @@ pub fn history(state: &SagaState) -> String {
         let step = h.step.as_ref().map_or("-", |s| s.as_str());
         let phase = h.phase.map_or("-", |p| p.as_str());
         let at = (h.at - polaris::clock::VIRTUAL_EPOCH).whole_seconds();
-        out.push_str(&format!("\n  t+{at}s {step}/{phase}#{} {} {}", h.attempt, h.event, h.detail));
+        let (attempt, event, detail) = (h.attempt, &h.event, &h.detail);
+        out.push_str(&format!("\n  t+{at}s {step}/{phase}#{attempt} {event} {detail}"));
     }
     out
 }
