@@ -146,3 +146,36 @@ async fn rerun_after_a_crash_adopts_the_resource_it_created() {
         assert!(adopted.contains(step), "{step} not adopted: {}", support::history(&state));
     }
 }
+
+/// Omicron's "unwind idempotently": the forward path fails, and every undo crashes once after
+/// its Azure call, so each DELETE runs twice; compensation still removes everything.
+#[tokio::test]
+async fn compensation_with_every_undo_run_twice_still_leaves_nothing() {
+    let mut h = support::start(Setup::default()).await;
+    let hook = CrashOncePerStep::at(CrashPoint::AfterAction);
+    h.install_crash_hook(hook.clone());
+    let accepted = h.submit(&example("private.json"), "undo-twice").await;
+    let plan = h.plan(&accepted);
+    let refused = support::faults::status(400, "InvalidContainerGroup");
+    let group = resource_id(&plan, "container_group").expect("group");
+    h.sim().faults().push(support::faults::on("PUT", &group, refused)).expect("rule");
+
+    h.run().await;
+
+    let state = h.state(&accepted.deployment_id).await;
+    assert_eq!(state.status, DeploymentStatus::Compensated, "{}", support::history(&state));
+    let undone: BTreeSet<String> = hook
+        .crashed()
+        .into_iter()
+        .filter(|(_, phase)| *phase == Phase::Undo.as_str())
+        .map(|(step, _)| step)
+        .collect();
+    let expected = ["resource_group", "nsg", "vnet", "subnet", "identity", "vault"];
+    for step in expected.into_iter().chain(["role_assignment", "container_group"]) {
+        assert!(undone.contains(step), "{step} undo did not run twice: {undone:?}");
+    }
+    assert_eq!(h.tagged(&state.deployment_id), vec![]);
+    let rg = resource_id(&plan, "resource_group").expect("rg");
+    assert_eq!(h.in_group(support::last_segment(&rg)), vec![]);
+    assert_eq!(h.sim().soft_deleted_vaults(), vec![]);
+}
