@@ -535,7 +535,11 @@ fn on_retry(
         }
         DeploymentStatus::Compensated | DeploymentStatus::Cancelled => {
             for st in s.steps.values_mut() {
+                // Keep the tick: a fresh step would reuse the first run's message ids, and
+                // the queue's duplicate detection would swallow the redrive (B18).
+                let tick = st.tick;
                 *st = StepState::pending();
+                st.tick = tick;
             }
             s.failure = None;
             s.cancel_requested = false;
