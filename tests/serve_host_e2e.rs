@@ -72,7 +72,9 @@ async fn rig() -> Rig {
         executor: sim_executor(&sim, secrets),
         clock: clock.clone(),
     };
-    let ctx = Arc::new(ServeContext::ready(app(parts, Duration::from_secs(30))));
+    let rotation = polaris::rotation::Rotation::for_simulator(&sim).expect("rotation clients");
+    let ctx = ServeContext::ready(app(parts, Duration::from_secs(30))).with_rotation(rotation);
+    let ctx = Arc::new(ctx);
     let rig = Rig { clock, sim, fake, store, ctx };
 
     // What `polaris enqueue` does, through the same sender.
@@ -119,9 +121,37 @@ async fn finish<D: Fn() -> Vec<Queued>>(rig: &Rig, host: &Host<D>, mode: Mode) -
 
 #[tokio::test]
 async fn enhanced_example_succeeds_through_serve_with_state_in_azurite() {
-    let outcome = run(Mode::Once).await;
+    let rig = rig().await;
+    let mut host = Host::new(rig.ctx.clone(), rig.clock.clone(), || rig.drain());
+    host.run(Mode::Once, 3000).await;
+    let outcome = finish(&rig, &host, Mode::Once).await;
     assert!(!outcome.resources.is_empty());
     assert!(outcome.steps.values().all(|s| s == "Succeeded"), "{:?}", outcome.steps);
+
+    // The timer function rotates through the same handler; a fresh key is not due.
+    let timer = serde_json::json!({"Data": {"timer": {"IsPastDue": false}}, "Metadata": {}});
+    let (status, answer) = serve_support::post(&rig.ctx, "/RotateKeys", &timer).await;
+    assert_eq!(status, 200, "{answer}");
+    let results = answer["Outputs"]["report"]["results"].as_array().expect("results").clone();
+    assert_eq!(results.len(), 1, "{answer}");
+
+    // A teardown event through TeardownOnEvent, then the teardown saga through SagaWorker.
+    let id = rig.state().await.deployment_id.to_string();
+    let event = serde_json::json!({
+        "id": "e-1",
+        "eventType": "Polaris.Deployments.TeardownRequested",
+        "subject": "deployments",
+        "eventTime": "2026-12-04T16:00:00Z",
+        "dataVersion": "1",
+        "metadataVersion": "1",
+        "data": {"deploymentId": id},
+    });
+    let envelope = serde_json::json!({"Data": {"event": event}, "Metadata": {}});
+    let (status, answer) = serve_support::post(&rig.ctx, "/TeardownOnEvent", &envelope).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["Outputs"]["disposition"]["disposition"], "teardown_requested");
+    host.run(Mode::Once, 3000).await;
+    assert_eq!(rig.state().await.status, DeploymentStatus::TornDown);
 }
 
 #[tokio::test]
