@@ -369,7 +369,8 @@ async fn b21_preamble_body_is_dead_lettered_unsupported_encoding_with_zero_arm_c
     let (ctx, store, executor) = memory_host();
     let text = serde_json::to_string(&deploy_body("b21-preamble")).unwrap();
     let preamble = format!(
-        "@\u{6}string\u{8}3http://schemas.microsoft.com/2003/10/Serialization/\u{9a}\u{5}{text}\u{1}"
+        "@\u{6}string\u{8}3{}\u{9a}\u{5}{text}\u{1}",
+        "http://schemas.microsoft.com/2003/10/Serialization/"
     );
     let envelope = json!({
         "Data": {"message": serde_json::to_string(&preamble).unwrap()},

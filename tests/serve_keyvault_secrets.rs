@@ -76,7 +76,9 @@ impl HttpClient for Vault {
                     .iter()
                     .skip(skip)
                     .take(1)
-                    .map(|(name, (_, tags))| json!({"id": format!("{VAULT}/secrets/{name}"), "tags": tags}))
+                    .map(|(name, (_, tags))| {
+                        json!({"id": format!("{VAULT}/secrets/{name}"), "tags": tags})
+                    })
                     .collect();
                 let next = (skip + 1 < secrets.len())
                     .then(|| format!("{VAULT}/secrets?api-version=7.4&$skiptoken={}", skip + 1));

@@ -137,8 +137,8 @@ async fn unknown_deployment_is_dead_lettered_once_per_message() {
 #[tokio::test]
 async fn dead_letter_records_never_hold_the_body() {
     let (ctx, store) = memory_ctx();
-    let spec =
-        json!({"name": "x", "workload_env_vars": {"K": {"value": "s3cr3t-value", "secret": true}}});
+    let secret = json!({"value": "s3cr3t-value", "secret": true});
+    let spec = json!({"name": "x", "workload_env_vars": {"K": secret}});
     let deploy = json!({"kind": "deploy", "schema": "polaris.work/v1", "spec": spec});
     let body = serde_json::to_vec(&deploy).unwrap();
     let (status, answer) = post(&ctx, "/SagaWorker", &sb_envelope(&body, "deploy:1", 1)).await;

@@ -125,7 +125,8 @@ impl SecretStore for KeyVaultSecretStore {
                 .and_then(|v| v["value"].as_str().map(str::to_owned))
                 .ok_or_else(|| unavailable("get secret: answer has no value".to_owned())),
             404 => {
-                Err(SecretError::Missing { deployment: deployment.to_owned(), key: key.to_owned() })
+                let (deployment, key) = (deployment.to_owned(), key.to_owned());
+                Err(SecretError::Missing { deployment, key })
             }
             _ => Err(failure("get secret", &response)),
         }

@@ -104,8 +104,9 @@ pub fn wire(settings: &Settings) -> Result<Wired, WiringError> {
     let store = Arc::new(store);
 
     let sender = build_sender(&settings.sender_settings())?;
-    let secrets =
-        Arc::new(KeyVaultSecretStore::new(settings.secrets_vault_url.clone(), credential, options));
+    let vault = settings.secrets_vault_url.clone();
+    let secrets = KeyVaultSecretStore::new(vault, credential, options);
+    let secrets = Arc::new(secrets);
 
     let setup = AzureSetup {
         arm_endpoint: settings.arm_endpoint.clone(),
