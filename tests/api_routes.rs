@@ -44,6 +44,10 @@ async fn deploy_poll_history_teardown_and_redeploy() {
     assert_eq!(again.body["id"], json!(id));
     let listed = call(&api, "GET", "/api/deployments", None, &[]).await;
     assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1), "{}", listed.text);
+    // The same key with another spec is a client error, not a repeat.
+    let other = with(spec.clone(), json!({ "container_cpu": 1 }));
+    let reused = call(&api, "POST", "/api/deployments", Some(&other), &key).await;
+    assert_problem(&reused, StatusCode::CONFLICT);
 
     let running = call(&api, "GET", &format!("/api/deployments/{id}"), None, &[]).await;
     assert_eq!(running.status, StatusCode::ACCEPTED);

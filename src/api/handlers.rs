@@ -148,6 +148,12 @@ fn accepted(state: &SagaState) -> Response<String> {
             body = Problem,
             content_type = "application/problem+json"
         ),
+        (
+            status = 409,
+            description = "The Idempotency-Key was used before with another spec",
+            body = Problem,
+            content_type = "application/problem+json"
+        ),
     )
 )]
 pub async fn submit(api: &Api, req: &Request) -> Answer {
@@ -156,6 +162,18 @@ pub async fn submit(api: &Api, req: &Request) -> Answer {
     let state =
         api.app.deployments.submit(&spec, key).await.map_err(|e| Problem::from_worker(&e))?;
     let id = &state.deployment_id;
+
+    // A key names one request: reusing it for another spec is a client bug, not a repeat
+    // (secrets are compared redacted, as state keeps them).
+    let redacted = polaris_core::spec::parse_spec_value(&spec)
+        .ok()
+        .and_then(|parsed| serde_json::to_value(parsed).ok());
+    if key.is_some() && redacted.as_ref() != Some(&state.spec) {
+        let detail =
+            format!("the Idempotency-Key was used for deployment `{id}` with another spec");
+        let problem = Problem::new(StatusCode::CONFLICT, "idempotency-key-reused", "Key reused");
+        return Err(problem.with_detail(detail).into());
+    }
     tracing::info!(deployment_id = %id, step = "-", "deployment submitted via API");
     Ok(accepted(&state))
 }
