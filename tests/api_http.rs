@@ -78,7 +78,7 @@ async fn deploy_status_list_and_teardown_over_http() {
     let location = submitted.headers()["location"].to_str().expect("ascii").to_owned();
     assert!(submitted.headers().contains_key("retry-after"));
     let text = submitted.text().await.expect("body");
-    assert!(!text.contains(CANARY));
+    assert!(!text.contains(CANARY) && !text.contains(TOKEN));
     let id =
         serde_json::from_str::<Value>(&text).expect("json")["id"].as_str().expect("id").to_owned();
     assert_eq!(location, format!("/api/deployments/{id}"));
@@ -100,7 +100,7 @@ async fn deploy_status_list_and_teardown_over_http() {
     let status: Value = serde_json::from_str(&out).expect("status is JSON");
     assert_eq!(status["status"], json!("succeeded"));
     assert!(status["history"].as_array().is_some_and(|h| !h.is_empty()));
-    assert!(!out.contains(CANARY));
+    assert!(!out.contains(CANARY) && !out.contains(TOKEN));
     let (ok, out, err) = cli(&base, &["rotate-key", &id]).await;
     assert!(ok, "{err}");
     assert!(out.contains("rotated"), "{out}");
