@@ -2,18 +2,8 @@
 
 use std::fmt::Write as _;
 
+use polaris_core::plan::MODULE_OUTPUTS;
 use polaris_core::saga::{HistoryEntry, SagaState};
-
-/// The module's outputs, in the module README's order.
-pub const OUTPUT_ORDER: [&str; 7] = [
-    "resource_group_name",
-    "container_group_name",
-    "container_group_ip",
-    "container_group_fqdn",
-    "key_vault_name",
-    "key_vault_uri",
-    "key_name",
-];
 
 pub fn history_line(entry: &HistoryEntry) -> String {
     let time = entry.at.time();
@@ -63,7 +53,9 @@ pub fn summary(state: &SagaState) -> String {
 
     if state.status == polaris_core::saga::DeploymentStatus::Succeeded {
         let _ = writeln!(out, "\nOutputs:");
-        for name in OUTPUT_ORDER {
+        // The module's seven first, then any the compute variant adds.
+        let extra = state.outputs.keys().filter(|k| !MODULE_OUTPUTS.contains(&k.as_str()));
+        for name in MODULE_OUTPUTS.iter().copied().chain(extra.map(String::as_str)) {
             let value = state.outputs.get(name).cloned().flatten();
             let shown = value.unwrap_or_else(|| "null".to_owned());
             let _ = writeln!(out, "  {name:<22} = {shown}");

@@ -560,15 +560,7 @@ impl<'a> Builder<'a> {
 
     fn finish(mut self) -> Plan {
         // The module's output order; the VM variant's outputs follow in insertion order.
-        const ORDER: [&str; 7] = [
-            "resource_group_name",
-            "container_group_name",
-            "container_group_ip",
-            "container_group_fqdn",
-            "key_vault_name",
-            "key_vault_uri",
-            "key_name",
-        ];
+        const ORDER: [&str; 7] = super::model::MODULE_OUTPUTS;
         let rank = |name: &str| ORDER.iter().position(|o| *o == name).unwrap_or(ORDER.len());
         self.outputs.sort_by_key(|o| rank(&o.name));
 

@@ -190,5 +190,16 @@ pub enum OutputSource {
     Null,
 }
 
+/// The module's outputs, in the order its README lists them.
+pub const MODULE_OUTPUTS: [&str; 7] = [
+    "resource_group_name",
+    "container_group_name",
+    "container_group_ip",
+    "container_group_fqdn",
+    "key_vault_name",
+    "key_vault_uri",
+    "key_name",
+];
+
 /// Resolved output values, by module output name; `None` is the module's null.
 pub type Outputs = BTreeMap<String, Option<String>>;

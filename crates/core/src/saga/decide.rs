@@ -286,31 +286,15 @@ fn on_do_outcome(
             }
         }
         Outcome::InProgress { operation, retry_after_secs, request_id } => {
-            let started = step_ref(s, &name).phase_started_at.unwrap_or(now);
-            if now - started > deadline {
-                let failure = deadline_failure(&name, deadline);
-                step_failed(plan, s, item, failure, now, out);
+            if past_deadline(s, &name, deadline, now) {
+                step_failed(plan, s, item, deadline_failure(&name, deadline), now, out);
                 return;
             }
 
-            let first = step_ref(s, &name).operation.is_none();
-            let delay = retry_after_secs.unwrap_or(cfg.default_poll_secs);
-            let st = step_mut(s, &name);
-            st.touched |= undoable && operation.kind != OperationKind::Health;
-            st.operation = Some(operation);
-            out.push(schedule(&dep, &name, st, Some(now + Duration::seconds(delay as i64))));
-            if first {
-                let detail = format!("waiting on Azure; next poll in {delay}s");
-                record(
-                    s,
-                    now,
-                    Some((&name, Phase::Do)),
-                    item.attempt,
-                    "in_progress",
-                    detail,
-                    request_id,
-                );
-            }
+            let touches = undoable && operation.kind != OperationKind::Health;
+            step_mut(s, &name).touched |= touches;
+            let poll = Poll { operation, retry_after_secs, request_id };
+            schedule_poll(s, item, poll, "in_progress", cfg, now, out);
         }
         Outcome::Failed(failure) => match failure.class {
             FailureClass::Transient | FailureClass::UnknownOutcome => {
@@ -428,30 +412,13 @@ fn on_undo_outcome(
             continue_undo(plan, s, now, out);
         }
         Outcome::InProgress { operation, retry_after_secs, request_id } => {
-            let started = step_ref(s, &name).phase_started_at.unwrap_or(now);
-            if now - started > deadline {
-                let failure = deadline_failure(&name, deadline);
-                undo_failed(plan, s, item, failure, now, out);
+            if past_deadline(s, &name, deadline, now) {
+                undo_failed(plan, s, item, deadline_failure(&name, deadline), now, out);
                 return;
             }
 
-            let first = step_ref(s, &name).operation.is_none();
-            let delay = retry_after_secs.unwrap_or(cfg.default_poll_secs);
-            let st = step_mut(s, &name);
-            st.operation = Some(operation);
-            out.push(schedule(&dep, &name, st, Some(now + Duration::seconds(delay as i64))));
-            if first {
-                let detail = format!("waiting on Azure; next poll in {delay}s");
-                record(
-                    s,
-                    now,
-                    Some((&name, Phase::Undo)),
-                    item.attempt,
-                    "undo_in_progress",
-                    detail,
-                    request_id,
-                );
-            }
+            let poll = Poll { operation, retry_after_secs, request_id };
+            schedule_poll(s, item, poll, "undo_in_progress", cfg, now, out);
         }
         Outcome::Failed(failure) => {
             let retryable = failure.class != FailureClass::Permanent;
@@ -827,6 +794,42 @@ fn item_for(dep: &DeploymentId, name: &StepName, st: &StepState) -> WorkItem {
         attempt: st.attempt,
         tick: st.tick,
         not_before: st.not_before,
+    }
+}
+
+/// An operation still running in Azure, as the executor reported it.
+struct Poll {
+    operation: crate::action::PendingOperation,
+    retry_after_secs: Option<u64>,
+    request_id: Option<String>,
+}
+
+fn past_deadline(s: &SagaState, name: &StepName, deadline: Duration, now: OffsetDateTime) -> bool {
+    let started = step_ref(s, name).phase_started_at.unwrap_or(now);
+    now - started > deadline
+}
+
+/// Records the operation and schedules the next poll no sooner than `Retry-After`; the
+/// first poll of an operation goes into the history, later ones change nothing visible.
+fn schedule_poll(
+    s: &mut SagaState,
+    item: &ItemKey,
+    poll: Poll,
+    event: &str,
+    cfg: &SagaConfig,
+    now: OffsetDateTime,
+    out: &mut Vec<WorkItem>,
+) {
+    let dep = s.deployment_id.clone();
+    let first = step_ref(s, &item.step).operation.is_none();
+    let delay = poll.retry_after_secs.unwrap_or(cfg.default_poll_secs);
+    let st = step_mut(s, &item.step);
+    st.operation = Some(poll.operation);
+    out.push(schedule(&dep, &item.step, st, Some(now + Duration::seconds(delay as i64))));
+    if first {
+        let detail = format!("waiting on Azure; next poll in {delay}s");
+        let at = Some((&item.step, item.phase));
+        record(s, now, at, item.attempt, event, detail, poll.request_id);
     }
 }
 
