@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod app;
+pub mod bench;
 pub mod chaos;
 pub mod cli;
 pub mod clock;

@@ -30,14 +30,18 @@ impl Harness {
         faults: FaultPlan,
         injection: Option<Injection>,
     ) -> Self {
-        let opts = WorldOptions {
-            seed: 7,
-            latency,
-            faults,
-            saga: SagaConfig { default_poll_secs: 5, ..SagaConfig::default() },
-            crash: None,
-            injection,
-        };
+        let saga = SagaConfig { default_poll_secs: 5, ..SagaConfig::default() };
+        Self::start_with(latency, faults, injection, saga).await
+    }
+
+    /// As [`Self::start`] with a saga configuration of the caller's.
+    pub async fn start_with(
+        latency: LatencyProfile,
+        faults: FaultPlan,
+        injection: Option<Injection>,
+        saga: SagaConfig,
+    ) -> Self {
+        let opts = WorldOptions { seed: 7, latency, faults, saga, crash: None, injection };
         let world = World::start(opts).await.expect("the simulated world starts");
         let foreign = seed_foreign(&world).await;
         let observer = Observer::default();

@@ -83,6 +83,16 @@ pub enum Command {
         #[arg(long)]
         verbose: bool,
     },
+    /// Run the benchmarks and print each figure as `name: value`.
+    Bench {
+        /// Only the benchmarks whose name contains this (critical, python, throughput,
+        /// serve).
+        #[arg(long)]
+        only: Option<String>,
+        /// Concurrent deployments in the throughput benchmark.
+        #[arg(long, default_value_t = 1000)]
+        deployments: usize,
+    },
     /// Run the simulated Azure alone and print its endpoint.
     Sim {
         /// Write the simulator's CA certificate here.
@@ -131,6 +141,7 @@ async fn run_embedded(command: Command) -> Result<ExitCode, String> {
             Err(e) => Err(e.to_string()),
         },
         Command::Sim { ca_out } => deploy::sim(&ca_out).await,
+        Command::Bench { only, deployments } => crate::bench::run_cli(only, deployments).await,
         Command::Chaos { seeds, from, threads, verbose } => {
             crate::chaos::run_cli(seeds, from, threads, verbose).await
         }
