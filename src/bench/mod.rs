@@ -68,10 +68,18 @@ pub async fn run_cli(only: Option<String>, deployments: usize) -> Result<ExitCod
         line("saga_steps", run.metrics.steps);
         line("steps_per_second", format!("{:.0}", steps / run.elapsed.as_secs_f64()));
         line("state_bytes_per_deployment", run.state_bytes);
-        line("rss_bytes_per_deployment", run.rss_delta_bytes / run.deployments.max(1) as u64);
-        line("blob_reads_per_step", format!("{:.3}", run.metrics.reads as f64 / steps));
-        line("blob_writes_per_step", format!("{:.3}", run.metrics.writes as f64 / steps));
-        line("messages_per_step", format!("{:.3}", run.metrics.sent as f64 / steps));
+        let n = run.deployments.max(1) as u64;
+        line("rss_bytes_per_inflight_deployment", run.rss_submitted_bytes / n);
+        line("rss_peak_bytes_per_deployment_with_simulator", run.rss_delta_bytes / n);
+        // The start message reads state twice (kick, then the start event) and writes once;
+        // every step message after it is counted on its own.
+        let n = run.deployments as f64;
+        let per_step = |total: u64, start: f64| format!("{:.3}", (total as f64 - start) / steps);
+        line("blob_reads_per_step", per_step(run.metrics.reads, 2.0 * n));
+        line("blob_writes_per_step", per_step(run.metrics.writes, n));
+        line("messages_per_step", per_step(run.metrics.sent, 0.0));
+        line("start_message_reads_writes", "2/1");
+        line("stale_or_busy_deliveries", run.metrics.stale + run.metrics.busy);
     }
 
     if wants("serve") {

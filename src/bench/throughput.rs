@@ -25,7 +25,11 @@ pub struct ThroughputRun {
     pub metrics: MetricsSnapshot,
     /// Mean size of a deployment's state document at the end.
     pub state_bytes: usize,
-    /// Peak resident memory growth while the deployments were in flight.
+    /// Resident memory growth from submitting the deployments (their state, secrets and
+    /// start messages), before any step ran.
+    pub rss_submitted_bytes: u64,
+    /// Peak resident memory growth while they ran, the simulator's own growth (resources,
+    /// request log, container listeners) included.
     pub rss_delta_bytes: u64,
 }
 
@@ -59,6 +63,7 @@ pub async fn run(count: usize, handlers: usize) -> ThroughputRun {
         ids.push(state.deployment_id);
     }
     let submitted = world.metrics.snapshot();
+    let rss_submitted_bytes = rss_bytes().saturating_sub(baseline);
 
     let started = Instant::now();
     let peak = Arc::new(std::sync::atomic::AtomicU64::new(rss_bytes()));
@@ -73,6 +78,7 @@ pub async fn run(count: usize, handlers: usize) -> ThroughputRun {
         task.await.expect("a handler task panicked");
     }
     let elapsed = started.elapsed();
+    let end = world.metrics.snapshot();
 
     let mut bytes = 0;
     let mut succeeded = 0;
@@ -83,7 +89,6 @@ pub async fn run(count: usize, handlers: usize) -> ThroughputRun {
         let state = world.app.deployments.get(id).await.expect("exists");
         succeeded += usize::from(state.status == polaris_core::saga::DeploymentStatus::Succeeded);
     }
-    let end = world.metrics.snapshot();
     let metrics = MetricsSnapshot {
         reads: end.reads - submitted.reads,
         writes: end.writes - submitted.writes,
@@ -99,6 +104,7 @@ pub async fn run(count: usize, handlers: usize) -> ThroughputRun {
         elapsed,
         metrics,
         state_bytes: bytes / count.max(1),
+        rss_submitted_bytes,
         rss_delta_bytes: peak.saturating_sub(baseline),
     }
 }
