@@ -185,13 +185,16 @@ pub enum Mode {
     Once,
     /// Every message is delivered twice, one after the other.
     Twice,
-    /// Every message goes to two handlers at the same time.
+    /// Every message goes to two handlers at the same time (the twin handler, a second
+    /// process with its own clients, when one is set).
     Racing,
 }
 
 /// The host, played: a queue fed from `drain`, delivered to `/SagaWorker`.
 pub struct Host<D: Fn() -> Vec<Queued>> {
     pub ctx: Arc<ServeContext>,
+    /// A second handler process for [`Mode::Racing`].
+    pub twin: Option<Arc<ServeContext>>,
     pub clock: Arc<VirtualClock>,
     pub drain: D,
     pub queue: Vec<Queued>,
@@ -205,6 +208,7 @@ impl<D: Fn() -> Vec<Queued>> Host<D> {
     pub fn new(ctx: Arc<ServeContext>, clock: Arc<VirtualClock>, drain: D) -> Self {
         Self {
             ctx,
+            twin: None,
             clock,
             drain,
             queue: Vec::new(),
@@ -229,7 +233,8 @@ impl<D: Fn() -> Vec<Queued>> Host<D> {
                 Mode::Once => vec![self.invoke(&envelope).await],
                 Mode::Twice => vec![self.invoke(&envelope).await, self.invoke(&envelope).await],
                 Mode::Racing => {
-                    let (a, b) = tokio::join!(self.invoke(&envelope), self.invoke(&envelope));
+                    let twin = self.twin.clone().unwrap_or_else(|| self.ctx.clone());
+                    let (a, b) = tokio::join!(self.invoke(&envelope), invoke_on(&twin, &envelope));
                     vec![a, b]
                 }
             };
@@ -243,16 +248,7 @@ impl<D: Fn() -> Vec<Queued>> Host<D> {
     }
 
     async fn invoke(&self, envelope: &Value) -> u16 {
-        let (status, body) = post(&self.ctx, "/SagaWorker", envelope).await;
-        if status == 200 {
-            let dead = body["Logs"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|l| l.as_str().is_some_and(|l| l.contains("dead-lettered")));
-            assert!(!dead, "no message of a healthy run is dead-lettered: {body}");
-        }
-        status
+        invoke_on(&self.ctx, envelope).await
     }
 
     /// The earliest due message; jumps the clock to the next one when none is due.
@@ -277,4 +273,15 @@ impl<D: Fn() -> Vec<Queued>> Host<D> {
         };
         Some(self.queue.remove(index))
     }
+}
+
+/// One SagaWorker invocation; a healthy run never dead-letters.
+async fn invoke_on(ctx: &Arc<ServeContext>, envelope: &Value) -> u16 {
+    let (status, body) = post(ctx, "/SagaWorker", envelope).await;
+    if status == 200 {
+        let logs = body["Logs"].as_array().into_iter().flatten();
+        let dead = logs.filter_map(Value::as_str).any(|l| l.contains("dead-lettered"));
+        assert!(!dead, "no message of a healthy run is dead-lettered: {body}");
+    }
+    status
 }
