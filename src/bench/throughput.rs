@@ -117,7 +117,7 @@ async fn work(world: &World, peak: &std::sync::atomic::AtomicU64) {
         if let Some(delivery) = world.queue.try_receive(LOCK) {
             handle(world, delivery).await;
             handled += 1;
-            if handled % 256 == 0 {
+            if handled.is_multiple_of(256) {
                 peak.fetch_max(rss_bytes(), std::sync::atomic::Ordering::Relaxed);
             }
             continue;

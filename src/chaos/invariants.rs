@@ -108,11 +108,9 @@ pub fn no_duplicate_create(log: &[LoggedRequest], out: &mut Vec<Violation>) {
     for r in log {
         let path = r.path.to_ascii_lowercase();
         match (r.method.as_str(), r.status) {
-            ("PUT", 201) => {
-                if exists.insert(path.clone(), true) == Some(true) {
-                    let detail = format!("{path} created twice without a delete between");
-                    out.push(Violation { invariant: "no_duplicate_create", detail });
-                }
+            ("PUT", 201) if exists.insert(path.clone(), true) == Some(true) => {
+                let detail = format!("{path} created twice without a delete between");
+                out.push(Violation { invariant: "no_duplicate_create", detail });
             }
             ("DELETE", 200 | 202 | 204) => {
                 // A resource group delete removes everything under it.
