@@ -81,8 +81,8 @@ async fn b15_long_retry_after_becomes_a_scheduled_continuation() {
         message: "Number of requests exceeded the limit; try again after 900 seconds".into(),
         retry_after: Some(900),
     };
-    let faults =
-        FaultPlan::default().with(FaultRule::on("/containerGroups/", fault).method("PUT").times(1));
+    let rule = FaultRule::on("/containerGroups/", fault).method("PUT").times(1);
+    let faults = FaultPlan::default().with(rule);
     let mut h = Harness::start(LatencyProfile::realistic(), faults, None).await;
     let id = h.submit(&enhanced_public()).await;
     h.drive().await;
