@@ -94,8 +94,10 @@ fn fault(rng: &mut StdRng, method: &str, path: &str) -> Fault {
 /// Latencies near Azure's, with seeded spread so long-running operations stay in progress
 /// for a seed-dependent while before finishing.
 pub fn latency(rng: &mut StdRng) -> LatencyProfile {
-    let mut secs =
-        |base: u64| OpTiming::lro(Duration::from_secs(base + rng.random_range(0..base)));
+    let mut secs = |base: u64| {
+        let spread = rng.random_range(0..base);
+        OpTiming::lro(Duration::from_secs(base + spread))
+    };
     LatencyProfile::realistic()
         .with("Microsoft.Network:PUT", secs(3))
         .with("Microsoft.Network:DELETE", secs(5))
