@@ -106,7 +106,16 @@ pub enum Command {
 pub fn init_tracing(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // The Functions host logs every stderr line as an error, so `serve` logs to stdout,
+    // without colour codes (they would end up in Application Insights).
+    let serve = matches!(cli.command, Command::Serve);
+    let writer = if serve {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
+    } else {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr)
+    };
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(!serve);
     if cli.log_json {
         builder.json().init();
     } else {
