@@ -22,6 +22,8 @@ const VAULT: &str = "https://polaris-kv.vault.azure.net";
 #[derive(Debug, Default)]
 struct Vault {
     secrets: Mutex<BTreeMap<String, (String, Value)>>,
+    /// Soft-deleted secrets: their names stay taken until recovered or purged.
+    deleted: Mutex<BTreeMap<String, (String, Value)>>,
     requests: Mutex<Vec<String>>,
     /// Answer every request 403, echoing the request body in the message.
     refuse: bool,
@@ -52,6 +54,26 @@ impl HttpClient for Vault {
         let segments: Vec<String> = url.path_segments().unwrap().map(str::to_owned).collect();
         let mut secrets = self.secrets.lock().unwrap();
         let reply = match (request.method(), segments.as_slice()) {
+            (Method::Put, [s, name])
+                if s == "secrets" && self.deleted.lock().unwrap().contains_key(name) =>
+            {
+                let inner = json!({"code": "ObjectIsDeletedButRecoverable"});
+                answer(
+                    StatusCode::Conflict,
+                    json!({"error": {"code": "Conflict", "innererror": inner}}),
+                )
+            }
+            (Method::Post, [d, name, r]) if d == "deletedsecrets" && r == "recover" => {
+                match self.deleted.lock().unwrap().remove(name) {
+                    Some(secret) => {
+                        secrets.insert(name.clone(), secret);
+                        answer(StatusCode::Ok, json!({}))
+                    }
+                    None => {
+                        answer(StatusCode::NotFound, json!({"error": {"code": "SecretNotFound"}}))
+                    }
+                }
+            }
             (Method::Put, [s, name]) if s == "secrets" => {
                 let Body::Bytes(bytes) = request.body() else { panic!("bytes body") };
                 let body: Value = serde_json::from_slice(bytes).unwrap();
@@ -64,7 +86,10 @@ impl HttpClient for Vault {
                 None => answer(StatusCode::NotFound, json!({"error": {"code": "SecretNotFound"}})),
             },
             (Method::Delete, [s, name]) if s == "secrets" => match secrets.remove(name) {
-                Some(_) => answer(StatusCode::Ok, json!({})),
+                Some(secret) => {
+                    self.deleted.lock().unwrap().insert(name.clone(), secret);
+                    answer(StatusCode::Ok, json!({}))
+                }
                 None => answer(StatusCode::NotFound, json!({"error": {"code": "SecretNotFound"}})),
             },
             (Method::Get, [s]) if s == "secrets" => {
@@ -136,4 +161,17 @@ async fn errors_name_the_status_and_code_never_the_value() {
     let text = error.to_string();
     assert!(text.contains("403") && text.contains("Forbidden"), "{text}");
     assert!(!text.contains("s3cr3t") && !format!("{error:?}").contains("s3cr3t"), "{text}");
+}
+
+#[tokio::test]
+async fn a_soft_deleted_secret_is_recovered_and_overwritten() {
+    let vault = Arc::new(Vault::default());
+    let store = store(&vault);
+    store.put("demo-00000001", "registry_password", "first").await.unwrap();
+    store.delete_all("demo-00000001").await.unwrap();
+
+    // A redrive resubmits the same secret under the same name.
+    store.put("demo-00000001", "registry_password", "second").await.unwrap();
+    assert_eq!(store.get("demo-00000001", "registry_password").await.unwrap(), "second");
+    assert!(vault.deleted.lock().unwrap().is_empty());
 }

@@ -4,8 +4,10 @@
 //! Why Key Vault and not a blob: secret values must live where access is audited and where
 //! the state store's readers cannot see them. Each secret is one vault secret named
 //! `polaris-<deployment>-<digest of key>` (vault names allow only letters, digits and
-//! dashes) and tagged with the deployment, so `delete_all` can find them. Values are never
-//! logged; errors carry the status and the service's error code only.
+//! dashes) and tagged with the deployment, so `delete_all` can find them. Vaults soft-delete,
+//! so writing a name deleted earlier recovers it first. Values are never logged; errors
+//! carry the status and the service's error code only. The identity needs the secrets
+//! get/set/list/delete/recover data actions (Key Vault Secrets Officer) on this vault.
 
 use std::sync::Arc;
 
@@ -109,10 +111,26 @@ impl SecretStore for KeyVaultSecretStore {
     async fn put(&self, deployment: &str, key: &str, value: &str) -> Result<(), SecretError> {
         let name = Self::secret_name(deployment, key);
         let body = json!({"value": value, "contentType": "text/plain", "tags": {TAG: deployment}});
-        let response = self.send(Method::Put, self.url(&["secrets", &name]), Some(body)).await?;
+        let url = self.url(&["secrets", &name]);
+        let response = self.send(Method::Put, url.clone(), Some(body.clone())).await?;
+        match u16::from(response.status()) {
+            200..=299 => return Ok(()),
+            // Soft delete keeps a deleted name taken (a redrive after teardown resubmits
+            // the same secrets): recover it, then write the new value over it.
+            409 => {}
+            _ => return Err(failure("set secret", &response)),
+        }
+
+        let recover = self.url(&["deletedsecrets", &name, "recover"]);
+        let recovered = self.send(Method::Post, recover, None).await?;
+        if !recovered.status().is_success() {
+            return Err(failure("recover deleted secret", &recovered));
+        }
+        // Recovery completes asynchronously; a refusal now is retried with the message.
+        let response = self.send(Method::Put, url, Some(body)).await?;
         match u16::from(response.status()) {
             200..=299 => Ok(()),
-            _ => Err(failure("set secret", &response)),
+            _ => Err(failure("set recovered secret", &response)),
         }
     }
 
