@@ -256,3 +256,33 @@ async fn rotate_keys_needs_rotation_clients() {
     assert_eq!(status, 503, "{answer}");
     assert!(answer["detail"].as_str().unwrap().contains("not configured"));
 }
+
+#[tokio::test]
+async fn warm_up_runs_once_before_first_use_and_a_failure_is_retried() {
+    let (ctx, _) = memory_ctx();
+    let ctx = Arc::into_inner(ctx).expect("sole owner");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let warmup: polaris::serve::Warmup = Box::new(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move { if n == 0 { Err("container not ready".into()) } else { Ok(()) } })
+    });
+    let ctx = Arc::new(ctx.with_warmup(warmup));
+
+    let ready = warp::test::request().method("GET").path("/").reply(&routes(ctx.clone())).await;
+    assert_eq!(ready.status().as_u16(), 200, "the probe never waits for the warm-up");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+    let kick = WorkMessage::kick(polaris_core::ids::DeploymentId::new("ghost-00000002").unwrap());
+    let body = serde_json::to_vec(&kick).unwrap();
+    let envelope = sb_envelope(&body, "ghost2:kick:0", 1);
+    let (status, answer) = post(&ctx, "/SagaWorker", &envelope).await;
+    assert_eq!(status, 500, "not ready: abandoned for redelivery");
+    assert!(answer["detail"].as_str().unwrap().contains("container not ready"));
+
+    let (status, _) = post(&ctx, "/SagaWorker", &sb_envelope(&body, "ghost2:kick:0", 2)).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&ctx, "/SagaWorker", &sb_envelope(&body, "ghost2:kick:0", 3)).await;
+    assert_eq!(status, 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "once more after the failure, then never");
+}

@@ -15,6 +15,11 @@ use crate::app::App;
 use crate::rotation::Rotation;
 use crate::sweeper::SweeperConfig;
 
+/// One-time preparation that needs the network (creating the state container), run before
+/// the first request that uses the app rather than before the port answers (B20).
+pub type Warmup =
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
 /// The deployments API's filter, mounted under `/api/`.
 pub type ApiFilter = BoxedFilter<(Response<String>,)>;
 
@@ -34,6 +39,8 @@ pub struct ServeContext {
     pub api: Option<ApiFilter>,
     /// Azure clients for key rotation; `None` answers `RotateKeys` with 503.
     pub rotation: Option<Rotation>,
+    warmup: Option<Warmup>,
+    warmed: OnceCell<()>,
 }
 
 impl ServeContext {
@@ -48,6 +55,8 @@ impl ServeContext {
             sweeper: SweeperConfig::default(),
             api: Some(api),
             rotation: None,
+            warmup: None,
+            warmed: OnceCell::new(),
         }
     }
 
@@ -66,7 +75,20 @@ impl ServeContext {
             sweeper: SweeperConfig::default(),
             api: None,
             rotation: None,
+            warmup: None,
+            warmed: OnceCell::new(),
         }
+    }
+
+    pub fn with_warmup(mut self, warmup: Warmup) -> Self {
+        self.warmup = Some(warmup);
+        self
+    }
+
+    /// Runs the warm-up once; a failure is retried by the next caller.
+    pub async fn warm(&self) -> Result<(), String> {
+        let Some(warmup) = &self.warmup else { return Ok(()) };
+        self.warmed.get_or_try_init(|| warmup()).await.map(|_| ())
     }
 
     pub fn with_invocation_budget(mut self, budget: Duration) -> Self {
@@ -91,6 +113,7 @@ impl ServeContext {
                 }
             })
             .await?;
+        self.warm().await?;
         Ok(app.clone())
     }
 }

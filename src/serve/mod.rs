@@ -17,7 +17,7 @@ mod saga_worker;
 mod server;
 mod timers;
 
-pub use context::{AppFactory, ServeContext};
+pub use context::{ApiFilter, AppFactory, ServeContext, Warmup};
 pub use dead_letter::{DEAD_LETTER_PREFIX, DeadLetterRecord};
 pub use enqueue::{EnqueueError, deploy_message, enqueue_spec, run_enqueue};
 pub use routes::routes;

@@ -56,6 +56,17 @@ pub fn routes(
         Some(api) => api.clone(),
         None => warp::path("api").and(warp::path::tail()).map(|_| api_unavailable()).boxed(),
     };
+    // The API uses the app without `ServeContext::app`, so it waits for the warm-up here;
+    // a failed warm-up lets the request through for the API to report the store's state.
+    let api = warp::any()
+        .map(move || api_ctx.clone())
+        .then(|ctx: Arc<ServeContext>| async move {
+            if let Err(e) = ctx.warm().await {
+                tracing::warn!(error = %e, "warm-up failed; the API reports what it finds");
+            }
+        })
+        .untuple_one()
+        .and(api);
 
     ready
         .or(saga)

@@ -62,8 +62,8 @@ async fn handle_in_span(
     let app = match ctx.app().await {
         Ok(app) => app,
         Err(why) => {
-            tracing::error!(error = %why, "the handler is not configured; abandoning");
-            return problem(StatusCode::INTERNAL_SERVER_ERROR, "handler not configured", &why);
+            tracing::error!(error = %why, "the handler is not ready; abandoning the message");
+            return problem(StatusCode::INTERNAL_SERVER_ERROR, "handler not ready", &why);
         }
     };
 
@@ -137,7 +137,7 @@ async fn dead_letter(ctx: &ServeContext, record: DeadLetterRecord) -> JsonReply 
     let app = match ctx.app().await {
         Ok(app) => app,
         Err(why) => {
-            return problem(StatusCode::INTERNAL_SERVER_ERROR, "handler not configured", &why);
+            return problem(StatusCode::INTERNAL_SERVER_ERROR, "handler not ready", &why);
         }
     };
 

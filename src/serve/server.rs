@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use super::context::{AppFactory, ServeContext};
+use super::context::{AppFactory, ServeContext, Warmup};
 use super::routes::routes;
 use crate::settings::{PORT_SETTING, Settings};
 
@@ -64,12 +64,12 @@ pub async fn run_serve() -> ExitCode {
     }) {
         Ok((settings, wired)) => {
             let store = wired.store.clone();
-            tokio::spawn(async move {
-                if let Err(e) = store.ensure_container().await {
-                    tracing::error!(error = %e, "state container unavailable");
-                }
+            let warmup: Warmup = Box::new(move || {
+                let store = store.clone();
+                Box::pin(async move { store.ensure_container().await.map_err(|e| e.to_string()) })
             });
             ServeContext::ready(wired.app)
+                .with_warmup(warmup)
                 .with_rotation(wired.rotation)
                 .with_sweeper(settings.sweeper.clone())
                 .with_invocation_budget(settings.invocation_budget)
@@ -84,6 +84,13 @@ pub async fn run_serve() -> ExitCode {
             ServeContext::lazy(factory)
         }
     };
-    serve_on(listener, Arc::new(ctx)).await;
+    let ctx = Arc::new(ctx);
+    let warming = ctx.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warming.warm().await {
+            tracing::error!(error = %e, "state container unavailable; retried on first use");
+        }
+    });
+    serve_on(listener, ctx).await;
     ExitCode::SUCCESS
 }

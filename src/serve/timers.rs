@@ -33,7 +33,7 @@ pub async fn recovery_sweeper(
         let app = match ctx.app().await {
             Ok(app) => app,
             Err(why) => {
-                return problem(StatusCode::INTERNAL_SERVER_ERROR, "handler not configured", &why);
+                return problem(StatusCode::INTERNAL_SERVER_ERROR, "handler not ready", &why);
             }
         };
 
@@ -80,7 +80,7 @@ pub async fn rotate_keys(
         let app = match ctx.app().await {
             Ok(app) => app,
             Err(why) => {
-                return problem(StatusCode::INTERNAL_SERVER_ERROR, "handler not configured", &why);
+                return problem(StatusCode::INTERNAL_SERVER_ERROR, "handler not ready", &why);
             }
         };
 
@@ -126,7 +126,7 @@ pub async fn teardown_on_event(
         let app = match ctx.app().await {
             Ok(app) => app,
             Err(why) => {
-                return problem(StatusCode::INTERNAL_SERVER_ERROR, "handler not configured", &why);
+                return problem(StatusCode::INTERNAL_SERVER_ERROR, "handler not ready", &why);
             }
         };
 
