@@ -88,7 +88,7 @@ impl ServeContext {
     /// Runs the warm-up once; a failure is retried by the next caller.
     pub async fn warm(&self) -> Result<(), String> {
         let Some(warmup) = &self.warmup else { return Ok(()) };
-        self.warmed.get_or_try_init(|| warmup()).await.map(|_| ())
+        self.warmed.get_or_try_init(warmup).await.map(|_| ())
     }
 
     pub fn with_invocation_budget(mut self, budget: Duration) -> Self {
