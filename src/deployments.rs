@@ -79,7 +79,12 @@ impl Deployments {
         match self.worker.store.put(&state_key(&id), body, WriteCondition::CreateOnly).await {
             Ok(_) => {}
             Err(StoreError::AlreadyExists { .. }) if idempotency_key.is_some() => {
+                // The first submission may have stored the state and then failed to send its
+                // kick: send it again (duplicate detection absorbs it if it did go out).
                 let (existing, _) = self.worker.read(&id).await?;
+                if existing.status == DeploymentStatus::Accepted {
+                    self.send_kick(&id, 0).await?;
+                }
                 return Ok(existing);
             }
             Err(e) => return Err(e.into()),

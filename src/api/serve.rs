@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use warp::Filter;
@@ -76,6 +77,9 @@ pub async fn up(
     };
     let runtime = EmbeddedRuntime::start(opts).await.map_err(|e| e.to_string())?;
     let _workers = runtime.spawn_workers();
+    // Re-kicks a deployment whose continuation was lost; harmless when nothing stalled.
+    let _sweeper =
+        runtime.spawn_sweeper(crate::sweeper::SweeperConfig::default(), Duration::from_secs(60));
     let served = serve_runtime(&runtime, listen, token).await.map_err(|e| e.to_string())?;
     eprintln!("simulated Azure at {} (HTTPS, loopback)", runtime.sim.arm_endpoint());
     eprintln!(

@@ -76,6 +76,9 @@ pub async fn deploy(
     };
     let runtime = EmbeddedRuntime::start(opts).await.map_err(|e| e.to_string())?;
     let _workers = runtime.spawn_workers();
+    // Re-kicks a deployment whose continuation was lost; harmless when nothing stalled.
+    let _sweeper =
+        runtime.spawn_sweeper(crate::sweeper::SweeperConfig::default(), Duration::from_secs(60));
     eprintln!("simulated Azure at {} (HTTPS, loopback)", runtime.sim.arm_endpoint());
 
     let accepted =
