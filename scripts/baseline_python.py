@@ -21,7 +21,10 @@ import urllib.parse
 import urllib.request
 
 from azure.core.credentials import AccessToken
-from azure.mgmt.resource import ResourceManagementClient
+try:
+    from azure.mgmt.resource import ResourceManagementClient
+except ImportError:  # azure-mgmt-resource >= 24 moved it into a subpackage
+    from azure.mgmt.resource.resources import ResourceManagementClient
 
 
 class FakeCredential:
@@ -86,9 +89,9 @@ def main():
 
         body = resolve(json.dumps(step["body"]), spec["secrets"], outputs)
         poller = client.resources.begin_create_or_update_by_id(
-            step["id"],
-            step["api_version"],
-            io.BytesIO(body.encode()),
+            resource_id=step["id"],
+            api_version=step["api_version"],
+            parameters=io.BytesIO(body.encode()),
             content_type="application/json",
         )
         result = poller.result()

@@ -51,6 +51,8 @@ pub async fn run_cli(only: Option<String>, deployments: usize) -> Result<ExitCod
                         (base.python_wall.as_secs_f64(), base.polaris_wall.as_secs_f64());
                     line("real_time_polaris_status", &base.polaris_status);
                     line("real_time_polaris_wall_time_s", format!("{rs:.1}"));
+                    let critical = run.critical_path.as_secs_f64().max(f64::EPSILON);
+                    line("real_time_wall_over_critical_path", format!("{:.3}", rs / critical));
                     line("python_sdk_wall_time_s", format!("{py:.1}"));
                     line("python_sdk_arm_requests", base.python_arm_requests);
                     line("python_sdk_over_polaris", format!("{:.3}", py / rs.max(1e-9)));
