@@ -29,5 +29,7 @@ fn chaos_batch_holds_every_invariant() {
         );
     }
     eprintln!("{} seeds, {handled} messages, {crashes} crashes", reports.len());
+    let logged: usize = reports.iter().map(|r| r.log_bytes).sum();
+    assert!(logged > 0, "the canary check read no log output");
     assert!(failed.is_empty(), "{} failing seed(s):\n{}", failed.len(), describe(&failed));
 }

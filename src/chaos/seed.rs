@@ -59,6 +59,8 @@ pub struct SeedReport {
     pub statuses: Vec<String>,
     pub simulated: Duration,
     pub elapsed: Duration,
+    /// Bytes of tracing output captured (and searched for canaries).
+    pub log_bytes: usize,
 }
 
 impl SeedReport {
@@ -178,6 +180,7 @@ pub async fn run_seed(seed: u64, cfg: &ChaosConfig, logs: &LogBuffer) -> SeedRep
     let dead = world.queue.dead_letters().len();
     let mut out = report(seed, violations, stats, crashes.count(), dead, statuses, started);
     out.simulated = world.clock.elapsed();
+    out.log_bytes = logs.text().len();
     out
 }
 
@@ -257,5 +260,6 @@ fn report(
         statuses,
         simulated: Duration::ZERO,
         elapsed: started.elapsed(),
+        log_bytes: 0,
     }
 }
