@@ -16,7 +16,7 @@ use polaris::secrets::MemorySecretStore;
 use polaris::serve::{DEAD_LETTER_PREFIX, ServeContext, enqueue_spec};
 use polaris_core::ports::StateStore;
 use polaris_core::saga::{DeploymentStatus, SagaState};
-use polaris_servicebus::fake::{FakeServiceBus, Reply};
+use polaris_servicebus::fake::FakeServiceBus;
 use serve_support::{Host, Mode, Parts, Queued, app, sim_executor, start_sim};
 
 const QUEUE: &str = "deployments";
