@@ -13,7 +13,10 @@ pub async fn run_cli(
     verbose: bool,
 ) -> Result<ExitCode, String> {
     let started = Instant::now();
-    let cfg = ChaosConfig::default();
+    let cfg = match std::env::var("POLARIS_CHAOS_PROFILE").as_deref() {
+        Ok("hostile") => ChaosConfig::hostile(),
+        _ => ChaosConfig::default(),
+    };
     let reports = tokio::task::spawn_blocking(move || run_batch(from, seeds, threads, &cfg))
         .await
         .map_err(|e| format!("the chaos run ended abnormally: {e}"))?;

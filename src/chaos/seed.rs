@@ -47,6 +47,15 @@ impl Default for ChaosConfig {
     }
 }
 
+impl ChaosConfig {
+    /// Five times the crashes and about three times the delivery mischief of the CI batch,
+    /// for bug hunting (`POLARIS_CHAOS_PROFILE=hostile polaris chaos ...`).
+    pub fn hostile() -> Self {
+        let mischief = Mischief { delay: 0.2, race: 0.1, duplicate: 0.15 };
+        Self { mischief, crash_probability: 0.15, ..Self::default() }
+    }
+}
+
 /// What one seed did and what broke.
 #[derive(Clone, Debug)]
 pub struct SeedReport {
