@@ -168,6 +168,12 @@ async fn enhanced_example_succeeds_through_serve_with_state_in_azurite() {
     let results = answer["Outputs"]["report"]["results"].as_array().expect("results").clone();
     assert_eq!(results.len(), 1, "{answer}");
 
+    // The forwarded API rotates on request: the handler mounts it with the rotation clients.
+    let id = rig.state().await.deployment_id.to_string();
+    let path = format!("/api/deployments/{id}/rotate-key");
+    let (status, answer) = serve_support::post(&rig.ctx, &path, &serde_json::json!({})).await;
+    assert_eq!(status, 200, "rotate-key through serve: {answer}");
+
     // A teardown event through TeardownOnEvent, then the teardown saga through SagaWorker.
     let id = rig.state().await.deployment_id.to_string();
     let event = serde_json::json!({

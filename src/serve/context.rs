@@ -60,7 +60,13 @@ impl ServeContext {
         }
     }
 
+    /// Enables `RotateKeys` and the API's `rotate-key` route.
     pub fn with_rotation(mut self, rotation: Rotation) -> Self {
+        if let Some(app) = self.app.get() {
+            let api = crate::api::Api::new(app.clone(), ApiAuth::HostManaged)
+                .with_rotation(rotation.clone());
+            self.api = Some(api.routes().boxed());
+        }
         self.rotation = Some(rotation);
         self
     }
