@@ -6,7 +6,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::action::{Action, FailureClass, OperationKind, Outcome, StepFailure};
 use crate::ids::{DeploymentId, StepName};
-use crate::plan::model::{OutputSource, Plan, StepKind};
+use crate::plan::model::{ArmResource, KeyResource, OutputSource, Plan, StepKind, VaultResource};
 
 use super::config::SagaConfig;
 use super::error::SagaError;
@@ -122,26 +122,19 @@ pub fn action_for(
     let action = match (phase, &planned.kind) {
         (Phase::Do, StepKind::Arm(r)) => match op {
             Some(operation) => Action::Poll { operation, outputs: r.outputs.clone() },
-            None => {
-                let mut resource = r.clone();
-                resource.body = resolve_placeholders(&r.body, state)?;
-                resource.id = resolve_str(&r.id, state)?;
-                Action::Ensure { owner, resource }
-            }
+            None => Action::Ensure { owner, resource: resolved(r, state)? },
         },
         (Phase::Do, StepKind::Vault(v)) => match op {
             Some(operation) => Action::Poll { operation, outputs: v.arm.outputs.clone() },
             None => {
-                let mut vault = v.clone();
-                vault.arm.body = resolve_placeholders(&v.arm.body, state)?;
+                let vault = VaultResource { arm: resolved(&v.arm, state)?, ..v.clone() };
                 Action::EnsureVault { owner, vault }
             }
         },
         (Phase::Do, StepKind::Key(k)) => match op {
             Some(operation) => Action::Poll { operation, outputs: k.arm.outputs.clone() },
             None => {
-                let mut key = k.clone();
-                key.arm.body = resolve_placeholders(&k.arm.body, state)?;
+                let key = KeyResource { arm: resolved(&k.arm, state)?, ..k.clone() };
                 Action::EnsureKey { owner, key }
             }
         },
@@ -167,6 +160,15 @@ pub fn action_for(
         (Phase::Undo, _) => return Ok(None),
     };
     Ok(Some(action))
+}
+
+/// An ARM resource with the outputs of earlier steps filled into its id and body.
+fn resolved(arm: &ArmResource, state: &SagaState) -> Result<ArmResource, SagaError> {
+    Ok(ArmResource {
+        id: resolve_str(&arm.id, state)?,
+        body: resolve_placeholders(&arm.body, state)?,
+        ..arm.clone()
+    })
 }
 
 /// Applies one event. Pure: the caller persists `state` (conditionally) and sends `dispatch`.
