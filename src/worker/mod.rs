@@ -121,12 +121,12 @@ impl Worker {
     /// Starts an accepted deployment, or re-sends the pending work of a running one (the
     /// sweeper uses this to recover a lost continuation).
     pub async fn kick(&self, id: &DeploymentId) -> Result<(), WorkerError> {
-        let (state, _) = self.read(id).await?;
-        if state.status == saga::DeploymentStatus::Accepted {
-            self.apply_event(id, Event::Start).await?;
+        let (state, changed) = self.apply(id, Event::Start).await?;
+        if changed {
             return Ok(());
         }
 
+        // Not newly started: whatever state says is pending may have been lost.
         self.send_items(saga::pending_items(&state)).await
     }
 
@@ -137,19 +137,28 @@ impl Worker {
         id: &DeploymentId,
         event: Event,
     ) -> Result<SagaState, WorkerError> {
+        Ok(self.apply(id, event).await?.0)
+    }
+
+    /// [`Self::apply_event`], also telling whether the event changed anything.
+    async fn apply(
+        &self,
+        id: &DeploymentId,
+        event: Event,
+    ) -> Result<(SagaState, bool), WorkerError> {
         for _ in 0..8 {
             let (state, etag) = self.read(id).await?;
             let plan = plan_for(&state)?;
             let decision =
                 saga::decide(&plan, &state, event.clone(), &self.saga, self.clock.now())?;
             if !decision.changed {
-                return Ok(decision.state);
+                return Ok((decision.state, false));
             }
 
             match self.write(&decision.state, etag).await {
                 Ok(()) => {
                     self.send_items(decision.dispatch).await?;
-                    return Ok(decision.state);
+                    return Ok((decision.state, true));
                 }
                 Err(StoreError::Conflict { .. }) | Err(StoreError::Leased { .. }) => {
                     tokio::time::sleep(StdDuration::from_millis(20)).await;
