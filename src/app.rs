@@ -36,7 +36,8 @@ impl App {
             WorkMessage::Deploy { spec, idempotency_key, .. } => {
                 match self.deployments.submit(&spec, idempotency_key.as_deref()).await {
                     Ok(state) => {
-                        tracing::info!(deployment_id = %state.deployment_id, "deploy message accepted");
+                        let id = &state.deployment_id;
+                        tracing::info!(deployment_id = %id, "deploy message accepted");
                         Disposition::Complete
                     }
                     // A spec that does not validate will never validate: keep the reasons.

@@ -556,7 +556,10 @@ proptest! {
         ),
         duplicate in any::<bool>(),
     ) {
-        let names = ["resource_group", "vnet", "subnet", "identity", "vault", "key", "container_group", "health_check"];
+        let names = [
+            "resource_group", "vnet", "subnet", "identity", "vault", "key", "container_group",
+            "health_check",
+        ];
         let mut w = World::default();
         for (i, undo, class, ra) in faults {
             let phase = if undo { Phase::Undo } else { Phase::Do };
