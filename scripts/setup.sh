@@ -23,3 +23,10 @@ if ! .venv-tools/bin/checkov --version 2>/dev/null | grep -qx "$CHECKOV_VERSION"
   python3 -m venv .venv-tools
   .venv-tools/bin/pip install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"
 fi
+
+# The fuzz smoke run needs cargo-fuzz and the nightly toolchain the machine image ships;
+# without nightly it is skipped (scripts/test.sh says so).
+if rustup toolchain list 2>/dev/null | grep -q '^nightly' && ! command -v cargo-fuzz >/dev/null; then
+  echo "==> installing cargo-fuzz (crates.io)"
+  cargo install --quiet --locked cargo-fuzz --version 0.13.2
+fi
