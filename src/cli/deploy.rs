@@ -72,6 +72,12 @@ pub async fn deploy(
         time: TimeMode::Real,
         latency: demo_latency(),
         faults,
+        // Shortened like the latencies: a capacity retry waits seconds here, minutes in Azure.
+        saga: polaris_core::saga::SagaConfig {
+            default_poll_secs: 1,
+            capacity_retry_delay_secs: 10,
+            ..Default::default()
+        },
         ..RuntimeOptions::default()
     };
     let runtime = EmbeddedRuntime::start(opts).await.map_err(|e| e.to_string())?;

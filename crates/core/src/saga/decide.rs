@@ -393,7 +393,7 @@ fn on_undo_outcome(
                 st.phase_started_at = Some(now);
                 let at = now + Duration::seconds(cfg.capacity_retry_delay_secs as i64);
                 out.push(schedule(&dep, &name, st, Some(at)));
-                let detail = format!("partial resource removed; retrying at {at}");
+                let detail = format!("partial resource removed; retrying at {}", rfc3339(at));
                 record(
                     s,
                     now,
@@ -833,6 +833,12 @@ fn schedule_poll(
         let at = Some((&item.step, item.phase));
         record(s, now, at, item.attempt, event, detail, poll.request_id);
     }
+}
+
+/// A timestamp for people: RFC 3339, whole seconds.
+fn rfc3339(at: OffsetDateTime) -> String {
+    let at = at.replace_nanosecond(0).unwrap_or(at);
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.to_string())
 }
 
 fn deadline_failure(name: &StepName, deadline: Duration) -> StepFailure {
