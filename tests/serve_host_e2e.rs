@@ -5,7 +5,8 @@
 //! redelivery on non-2xx, and state in Azurite through `BlobStateStore`.
 
 mod serve_support;
-mod support_azurite;
+
+use polaris_blobstore::testing as support_azurite;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -6,7 +6,8 @@
 //! together, and nothing but loopback is contacted.
 
 mod serve_support;
-mod support_azurite;
+
+use polaris_blobstore::testing as support_azurite;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};

@@ -2,7 +2,7 @@
 //! B23 (Azurite once accepted `If-Match: *` on a missing blob): our store must be strict
 //! about preconditions whatever the emulator does.
 
-mod support_azurite;
+use polaris_blobstore::testing as support_azurite;
 
 use polaris::store::contract::run_contract_suite;
 use polaris_core::ports::{ETag, StateStore, StoreError, WriteCondition};

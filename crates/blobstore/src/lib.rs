@@ -22,6 +22,8 @@ mod keys;
 mod lease;
 mod read;
 pub mod store;
+#[cfg(feature = "test-azurite")]
+pub mod testing;
 mod write;
 
 pub use error::BlobStoreError;

@@ -1,11 +1,10 @@
 //! The state store against a real Azurite: the cases of the core's store contract, plus the
 //! Blob-specific ones (B23 wildcard refusal, leases presented on writes).
 
-mod support;
-
 use std::sync::Arc;
 
 use polaris_blobstore::BlobStateStore;
+use polaris_blobstore::testing as support;
 use polaris_core::ports::{ETag, StateStore, StoreError, WriteCondition};
 
 fn body(text: &str) -> Vec<u8> {

@@ -1,13 +1,14 @@
-//! Test support: a real Azurite (blob service only) over HTTPS with OAuth, started once per
-//! test binary, plus a store factory and the token credential Azurite accepts.
+//! Test support, for this crate's tests and the root package's: a real Azurite (blob service
+//! only) over HTTPS with OAuth, started once per test binary, plus store factories and the
+//! token credential Azurite accepts. One launcher serves both, so a fix to how Azurite is
+//! found, started or checked (B23) reaches every test that uses it. Compiled only with the
+//! `test-azurite` feature, so production builds carry none of it.
 //!
 //! Azurite is taken from, in order: `AZURITE_BLOB_URL` (+ `AZURITE_CA_CERT`, the PEM of the
 //! CA its certificate chains to) for an instance that is already running; else the
 //! `azurite-blob` executable at `AZURITE_BIN`, or at `node_modules/.bin/azurite-blob` in the
-//! repository root (`npm install azurite@3.37.0` there). Without either the tests fail with
-//! that instruction: they never pretend Azurite ran.
-
-#![allow(dead_code)]
+//! repository root (`npm install azurite@3.37.0` there, as `scripts/setup.sh` does). Without
+//! either the tests fail with that instruction: they never pretend Azurite ran.
 
 mod azurite;
 mod credential;
@@ -16,8 +17,8 @@ mod pki;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::BlobStateStore;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
-use polaris_blobstore::BlobStateStore;
 
 pub use azurite::{Azurite, azurite};
 pub use credential::StorageTestCredential;
@@ -57,10 +58,16 @@ pub fn unique_container(tag: &str) -> String {
 
 /// A store on a fresh container of the shared Azurite, container created.
 pub async fn store(tag: &str) -> BlobStateStore {
+    store_on(&unique_container(tag)).await
+}
+
+/// A store on `container` of the shared Azurite, container created if missing: the root
+/// package's tests hand a container to `polaris serve` and then read what it wrote.
+pub async fn store_on(container: &str) -> BlobStateStore {
     let azurite = azurite();
     let store = BlobStateStore::new(
         azurite.account_url.clone(),
-        &unique_container(tag),
+        container,
         Arc::new(StorageTestCredential),
         client_options(azurite),
     )

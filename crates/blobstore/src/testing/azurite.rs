@@ -52,20 +52,34 @@ fn external() -> Option<Azurite> {
     Some(Azurite { account_url, ca_pem, version: "external".to_owned(), _supervisor: None })
 }
 
+/// `AZURITE_BIN`, else `node_modules/.bin/azurite-blob` in the first folder that has one,
+/// walking up from the caller's package (`CARGO_MANIFEST_DIR` as cargo sets it for the
+/// test run), from the current folder, and from this crate: this code runs for tests of
+/// both `crates/blobstore` and the root package, so no fixed `../..` fits every caller.
 fn azurite_bin() -> PathBuf {
     if let Ok(bin) = std::env::var("AZURITE_BIN") {
         return PathBuf::from(bin);
     }
-    let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let bin = repo_root.join("node_modules/.bin/azurite-blob");
-    assert!(
-        bin.exists(),
-        "Azurite not found at {}. Install it with `npm install azurite@3.37.0` in the \
-         repository root, or set AZURITE_BIN to an azurite-blob executable, or \
-         AZURITE_BLOB_URL + AZURITE_CA_CERT to a running instance.",
-        bin.display()
-    );
-    bin
+    let starts = [
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        std::env::current_dir().ok(),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+    ];
+    let relative = Path::new("node_modules/.bin/azurite-blob");
+    let found = starts
+        .iter()
+        .flatten()
+        .flat_map(|start| start.ancestors())
+        .map(|dir| dir.join(relative))
+        .find(|bin| bin.exists());
+    found.unwrap_or_else(|| {
+        panic!(
+            "Azurite not found: no node_modules/.bin/azurite-blob above {starts:?}. Install it \
+             with `npm install azurite@3.37.0` in the repository root (scripts/setup.sh does), \
+             or set AZURITE_BIN to an azurite-blob executable, or AZURITE_BLOB_URL + \
+             AZURITE_CA_CERT to a running instance."
+        )
+    })
 }
 
 /// Starts `azurite-blob` under a tiny shell supervisor that stops it when our stdin pipe
