@@ -442,3 +442,19 @@ fn vm_may_restrict_sources_with_public_networking() {
     }));
     parse(&spec);
 }
+
+/// Found by a first-time user: `"workload_image": ""` was accepted and even deployed.
+#[test]
+fn empty_workload_image_is_refused_and_a_missing_one_reported_once() {
+    let mut spec: serde_json::Value =
+        serde_json::from_str(include_str!("../../../examples/standard.json")).unwrap();
+    spec["workload_image"] = serde_json::json!("");
+    let errors = polaris_core::spec::parse_spec_value(&spec).unwrap_err();
+    let found: Vec<_> = errors.for_field("workload_image").collect();
+    assert_eq!(found.len(), 1, "{errors}");
+    assert!(found[0].message.contains("empty"), "{errors}");
+
+    spec.as_object_mut().unwrap().remove("workload_image");
+    let errors = polaris_core::spec::parse_spec_value(&spec).unwrap_err();
+    assert_eq!(errors.for_field("workload_image").count(), 1, "{errors}");
+}

@@ -9,7 +9,11 @@ pub(super) fn check(c: &mut Checker<'_>) {
     let sidecar_used = spec.enable_key_vault && !c.is_vm();
 
     let workload = spec.workload_image_ref();
-    if !spec.workload_image.is_empty() {
+    if spec.workload_image.trim().is_empty() {
+        // A missing field was already reported while reading; this catches `""`.
+        let fix = "set the workload's container image, e.g. `myregistry.azurecr.io/app:1.0`";
+        c.error("workload_image", "must not be empty", fix);
+    } else {
         check_image(c, "workload_image", &workload, has_cce);
     }
 
