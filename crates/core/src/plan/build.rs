@@ -519,6 +519,14 @@ impl<'a> Builder<'a> {
         let public = spec.networking_type == NetworkingType::Public;
         let open = spec.polaris_proxy_source_ranges == ["0.0.0.0/0"];
 
+        let base = crate::spec::naming::sanitize(&spec.name);
+        if base != spec.name {
+            self.warnings.push(format!(
+                "name `{}` is used as `{base}` in resource names (lower case letters, digits and \
+                 '-' only)",
+                spec.name
+            ));
+        }
         if aci && public && spec.new_vnet_enabled {
             self.warnings.push(
                 "new_vnet_enabled has no effect with Public networking: a public container group \
