@@ -60,9 +60,12 @@ pub(super) fn owned_by(body: Option<&Value>, owner: &DeploymentId, how: &Ownersh
 }
 
 pub(super) fn not_owned(id: &str, owner: &DeploymentId, body: Option<&Value>) -> StepFailure {
-    let found = owner_tag(body.and_then(|b| b.get("tags")));
+    let found = match owner_tag(body.and_then(|b| b.get("tags"))) {
+        Some(other) => format!("tag {OWNER_TAG} is \"{other}\""),
+        None => format!("it has no {OWNER_TAG} tag"),
+    };
     let message = format!(
-        "{id} exists but is not ours: tag {OWNER_TAG} is {found:?}, expected \"{owner}\"; \
+        "{id} exists but is not ours ({found}, expected \"{owner}\"); \
          it will not be modified or deleted"
     );
     failure(FailureClass::Permanent, "NotOwned", message, None)
