@@ -483,6 +483,7 @@ fn teardown_after_success_removes_everything() {
 
     let again = decide(&plan, &d.state, Event::Teardown, &cfg, r.end).unwrap();
     assert!(!again.changed, "a repeated teardown changes nothing");
+    assert!(!d.state.outputs.is_empty(), "outputs stay: they name what was torn down");
 }
 
 #[test]

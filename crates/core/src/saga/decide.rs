@@ -330,7 +330,8 @@ fn on_do_outcome(
                     out.push(schedule(&dep, &name, st, None));
                     let detail = format!(
                         "{}: {}; removing the partial resource",
-                        failure.code, failure.message
+                        failure.code,
+                        sentence(&failure.message)
                     );
                     record(
                         s,
@@ -683,8 +684,12 @@ fn retry_later(
     st.attempt += 1;
     st.last_error = Some(error_record(&item.step, item.phase, failure, now));
     out.push(schedule(&dep, &item.step, st, Some(at)));
-    let detail =
-        format!("{}: {}; attempt {} in {delay}s", failure.code, failure.message, st.attempt);
+    let detail = format!(
+        "{}: {}; attempt {} in {delay}s",
+        failure.code,
+        sentence(&failure.message),
+        st.attempt
+    );
     let request_id = failure.request_id.clone();
     record(
         s,
@@ -833,6 +838,11 @@ fn schedule_poll(
         let at = Some((&item.step, item.phase));
         record(s, now, at, item.attempt, event, detail, poll.request_id);
     }
+}
+
+/// A message that goes before a `;` without its own full stop.
+fn sentence(message: &str) -> &str {
+    message.trim_end_matches('.')
 }
 
 /// A timestamp for people: RFC 3339, whole seconds.
