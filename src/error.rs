@@ -10,7 +10,7 @@ pub enum WorkerError {
     UnknownDeployment { id: String },
     #[error("state of deployment `{id}` cannot be read: {why}")]
     CorruptState { id: String, why: String },
-    #[error("the spec is invalid:\n{0}")]
+    #[error("{0}")]
     InvalidSpec(SpecErrors),
     #[error("message body is not a polaris work message: {0}")]
     MalformedMessage(String),

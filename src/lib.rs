@@ -6,6 +6,20 @@
 //! queue, state on local disk, simulated Azure) and the Functions custom handler.
 
 pub mod api;
+/// `println!` for command output that ends the process quietly when stdout is closed (as in
+/// `polaris plan --json | head`) instead of panicking on the broken pipe.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::cli::write_stdout("\n") };
+    ($($arg:tt)*) => { $crate::cli::write_stdout(&format!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` with the same broken-pipe handling as [`outln!`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(&format!($($arg)*)) };
+}
+
 pub mod app;
 pub mod bench;
 pub mod chaos;

@@ -100,7 +100,7 @@ pub async fn intercept(cli: &Cli) -> Option<Result<ExitCode, String>> {
 pub async fn run_local(command: ApiCommand, args: &ApiArgs) -> Result<ExitCode, String> {
     match command {
         ApiCommand::Openapi => {
-            println!("{}", super::openapi_json());
+            crate::outln!("{}", super::openapi_json());
             Ok(ExitCode::SUCCESS)
         }
         ApiCommand::Up { listen, state_dir } => {

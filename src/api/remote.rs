@@ -20,7 +20,7 @@ pub enum RemoteCommand {
 }
 
 fn show(view: &DeploymentView) {
-    println!("{}", serde_json::to_string_pretty(view).unwrap_or_default());
+    crate::outln!("{}", serde_json::to_string_pretty(view).unwrap_or_default());
 }
 
 fn err(e: ClientError) -> String {
@@ -53,7 +53,7 @@ pub async fn run(
                 let page =
                     client.list(status.as_deref(), continuation.as_deref()).await.map_err(err)?;
                 for item in &page.items {
-                    println!("{}\t{}\t{}", item.id, item.status, item.runtime_status);
+                    crate::outln!("{}\t{}\t{}", item.id, item.status, item.runtime_status);
                 }
                 match page.continuation {
                     Some(next) => continuation = Some(next),
@@ -77,12 +77,12 @@ pub async fn run(
         }
         RemoteCommand::RotateKey { id } => {
             let outcome = client.rotate_key(&id).await.map_err(err)?;
-            println!("{}", serde_json::to_string_pretty(&outcome).unwrap_or_default());
+            crate::outln!("{}", serde_json::to_string_pretty(&outcome).unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
         RemoteCommand::Plan { spec } => {
             let plan = client.plan(&spec).await.map_err(err)?;
-            println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+            crate::outln!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
     }

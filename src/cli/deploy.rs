@@ -42,9 +42,7 @@ fn read_spec(path: &Path) -> Result<serde_json::Value, String> {
 
 fn spec_error(path: &Path, err: WorkerError) -> String {
     match err {
-        WorkerError::InvalidSpec(errors) => {
-            format!("spec `{}` has {} problem(s):\n{errors}", path.display(), errors.len())
-        }
+        WorkerError::InvalidSpec(errors) => format!("spec `{}`: {errors}", path.display()),
         other => other.to_string(),
     }
 }
@@ -101,9 +99,9 @@ pub async fn deploy(
 
     if json {
         let text = serde_json::to_string_pretty(&state).map_err(|e| e.to_string())?;
-        println!("{text}");
+        crate::outln!("{text}");
     } else {
-        print!("{}", summary(&state));
+        crate::out!("{}", summary(&state));
     }
 
     let ok = match state.status {
@@ -169,9 +167,9 @@ pub fn plan(spec_path: &Path, json: bool) -> Result<ExitCode, String> {
     };
     let (_, plan) = deployments.plan(&spec).map_err(|e| spec_error(spec_path, e))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?);
+        crate::outln!("{}", serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?);
     } else {
-        print!("{}", polaris_core::plan::render::render_text(&plan));
+        crate::out!("{}", polaris_core::plan::render::render_text(&plan));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -187,13 +185,13 @@ pub async fn status(id: &DeploymentId, state_dir: &Path, json: bool) -> Result<E
     })?;
     let state: SagaState = serde_json::from_slice(&doc.body).map_err(|e| e.to_string())?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&state).map_err(|e| e.to_string())?);
+        crate::outln!("{}", serde_json::to_string_pretty(&state).map_err(|e| e.to_string())?);
     } else {
         for entry in &state.history {
-            println!("{}", history_line(entry));
+            crate::outln!("{}", history_line(entry));
         }
-        println!();
-        print!("{}", summary(&state));
+        crate::outln!();
+        crate::out!("{}", summary(&state));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -103,6 +103,20 @@ pub enum Command {
     Api(crate::api::cli::ApiCommand),
 }
 
+/// Writes command output; a closed stdout ends the process with success, like other Unix
+/// tools, rather than a panic.
+pub fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write output: {e}");
+        std::process::exit(1);
+    }
+}
+
 pub fn init_tracing(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("warn"));
@@ -114,8 +128,10 @@ pub fn init_tracing(cli: &Cli) {
     } else {
         tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr)
     };
+    // Colour only for a person at a terminal, never in files, pipes or the host's logs.
+    let ansi = !serve && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(!serve);
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     if cli.log_json {
         builder.json().init();
     } else {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use polaris_core::plan::MODULE_OUTPUTS;
-use polaris_core::saga::{HistoryEntry, SagaState};
+use polaris_core::saga::{DeploymentStatus, HistoryEntry, SagaState};
 
 pub fn history_line(entry: &HistoryEntry) -> String {
     let time = entry.at.time();
@@ -41,17 +41,32 @@ pub fn summary(state: &SagaState) -> String {
         }
     }
 
-    let removed: Vec<&str> = state
-        .history
-        .iter()
-        .filter(|h| h.event == "undone")
-        .filter_map(|h| h.step.as_ref().map(|s| s.as_str()))
-        .collect();
-    if !removed.is_empty() {
-        let _ = writeln!(out, "compensation removed: {}", removed.join(", "));
+    // What the undo path did, step by step: removed, found gone, or left alone as not ours.
+    let undone = state.history.iter().filter(|h| h.event == "undone");
+    let (mut removed, mut gone, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+    for entry in undone {
+        let Some(step) = entry.step.as_ref().map(|s| s.as_str()) else { continue };
+        if entry.detail.starts_with("left in place") {
+            kept.push(step);
+        } else if entry.detail.starts_with("already gone") {
+            gone.push(step);
+        } else {
+            removed.push(step);
+        }
+    }
+    let verb = match state.status {
+        DeploymentStatus::TornDown | DeploymentStatus::TearingDown => "teardown",
+        _ => "compensation",
+    };
+    for (list, what) in
+        [(removed, "removed"), (gone, "found already gone"), (kept, "left in place (not ours)")]
+    {
+        if !list.is_empty() {
+            let _ = writeln!(out, "{verb} {what}: {}", list.join(", "));
+        }
     }
 
-    if state.status == polaris_core::saga::DeploymentStatus::Succeeded {
+    if state.status == DeploymentStatus::Succeeded {
         let _ = writeln!(out, "\nOutputs:");
         // The module's seven first, then any the compute variant adds.
         let extra = state.outputs.keys().filter(|k| !MODULE_OUTPUTS.contains(&k.as_str()));

@@ -84,6 +84,6 @@ pub async fn run_enqueue(spec: &Path, idempotency_key: Option<&str>) -> Result<E
     let settings = SenderSettings::from_env().map_err(|e| e.to_string())?;
     let sender = build_sender(&settings).map_err(|e| e.to_string())?;
     let id = enqueue_spec(&sender, &value, idempotency_key).await.map_err(|e| e.to_string())?;
-    println!("{id}");
+    crate::outln!("{id}");
     Ok(ExitCode::SUCCESS)
 }
