@@ -25,23 +25,33 @@ pub struct ApiArgs {
 pub enum ApiCommand {
     /// Tear a deployment down (or cancel it while running); needs `--api`.
     Teardown {
+        /// Deployment id, as `submit` or `list` printed it.
         id: String,
         /// Return at once instead of waiting for the end.
         #[arg(long)]
         no_wait: bool,
     },
     /// Redrive a failed or stuck deployment from the failed step; needs `--api`.
-    Retry { id: String },
+    Retry {
+        /// Deployment id.
+        id: String,
+    },
     /// Give up on a stuck undo, recording the reason; needs `--api`.
     Abandon {
+        /// Deployment id.
         id: String,
+        /// Why the operator gives up; kept in the history with what may remain in Azure.
         #[arg(long)]
         reason: String,
     },
     /// Rotate a deployment's key now; needs `--api`.
-    RotateKey { id: String },
+    RotateKey {
+        /// Deployment id (enhanced mode only).
+        id: String,
+    },
     /// List deployments; needs `--api`.
     List {
+        /// Only deployments in this status (`running`, `succeeded`, `compensated`, ...).
         #[arg(long)]
         status: Option<String>,
     },
