@@ -71,7 +71,7 @@ pub fn new_deployment(
         created_at: now,
         updated_at: now,
     };
-    record(&mut state, now, None, 0, "deployment_accepted", String::new(), None);
+    note(&mut state, now, "deployment_accepted", "");
     state
 }
 
@@ -214,7 +214,7 @@ fn on_start(plan: &Plan, s: &mut SagaState, now: OffsetDateTime, out: &mut Vec<W
     }
 
     s.status = DeploymentStatus::Running;
-    record(s, now, None, 0, "deployment_running", String::new(), None);
+    note(s, now, "deployment_running", "");
     start_ready(plan, s, now, out);
     true
 }
@@ -451,21 +451,13 @@ fn on_teardown(
                 st.status = StepStatus::Skipped;
             }
             s.status = DeploymentStatus::Cancelled;
-            record(
-                s,
-                now,
-                None,
-                0,
-                "deployment_cancelled",
-                "cancelled before any step ran".into(),
-                None,
-            );
+            note(s, now, "deployment_cancelled", "cancelled before any step ran");
             Ok(true)
         }
         DeploymentStatus::Running if !s.cancel_requested => {
             s.cancel_requested = true;
             let detail = "the saga stops at the next step boundary, then unwinds".to_owned();
-            record(s, now, None, 0, "cancel_requested", detail, None);
+            note(s, now, "cancel_requested", detail);
             Ok(true)
         }
         DeploymentStatus::Succeeded | DeploymentStatus::Stuck | DeploymentStatus::Compensated => {
@@ -499,7 +491,7 @@ fn on_retry(
                 Intent::Deploy => DeploymentStatus::Compensating,
                 Intent::Teardown => DeploymentStatus::TearingDown,
             };
-            record(s, now, None, 0, "redrive_undo", "retrying the undo that failed".into(), None);
+            note(s, now, "redrive_undo", "retrying the undo that failed");
             continue_undo(plan, s, now, out);
             Ok(true)
         }
@@ -515,7 +507,7 @@ fn on_retry(
             s.cancel_requested = false;
             s.intent = Intent::Deploy;
             s.status = DeploymentStatus::Running;
-            record(s, now, None, 0, "redrive", "deploying again from the failed step".into(), None);
+            note(s, now, "redrive", "deploying again from the failed step");
             start_ready(plan, s, now, out);
             Ok(true)
         }
@@ -545,7 +537,7 @@ fn on_abandon(
         .collect();
     s.status = DeploymentStatus::Abandoned;
     let detail = format!("{reason}; may remain: {}", remaining.join(", "));
-    record(s, now, None, 0, "deployment_abandoned", detail, None);
+    note(s, now, "deployment_abandoned", detail);
     Ok(true)
 }
 
@@ -597,7 +589,7 @@ fn finish_if_all_done(plan: &Plan, s: &mut SagaState, now: OffsetDateTime) {
         })
         .collect();
     s.status = DeploymentStatus::Succeeded;
-    record(s, now, None, 0, "deployment_succeeded", String::new(), None);
+    note(s, now, "deployment_succeeded", "");
 }
 
 fn step_failed(
@@ -742,7 +734,7 @@ fn begin_undo(
         Intent::Deploy => "compensation_started",
         Intent::Teardown => "teardown_started",
     };
-    record(s, now, None, 0, event, why.to_owned(), None);
+    note(s, now, event, why);
     continue_undo(plan, s, now, out);
 }
 
@@ -779,7 +771,7 @@ fn continue_undo(plan: &Plan, s: &mut SagaState, now: OffsetDateTime, out: &mut 
         (Some(f), true) => format!("undo of `{}` failed: {}: {}", f.step, f.code, f.message),
         _ => String::new(),
     };
-    record(s, now, None, 0, event, detail, None);
+    note(s, now, event, detail);
 }
 
 fn schedule(
@@ -901,6 +893,11 @@ fn step_mut<'a>(s: &'a mut SagaState, name: &StepName) -> &'a mut StepState {
 fn step_ref<'a>(s: &'a SagaState, name: &StepName) -> &'a StepState {
     static PENDING: std::sync::OnceLock<StepState> = std::sync::OnceLock::new();
     s.steps.get(name).unwrap_or_else(|| PENDING.get_or_init(StepState::pending))
+}
+
+/// A history entry about the deployment as a whole rather than one step.
+fn note(s: &mut SagaState, at: OffsetDateTime, event: &str, detail: impl Into<String>) {
+    record(s, at, None, 0, event, detail.into(), None);
 }
 
 fn record(
